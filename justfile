@@ -1,0 +1,100 @@
+# The stack's tasks: each is one line over `stack` (the package's CLI) or hatch.
+# `just` lists them. Run inside `nix develop` or the devcontainer, or with hatch installed.
+
+set dotenv-load := false
+
+stack := "hatch run stack"
+
+# list the recipes
+default:
+    @just --list
+
+# --- services -----------------------------------------------------------------------------
+
+# start PostgreSQL and Kafka (docker when an engine answers, else local processes)
+up *ARGS:
+    {{ stack }} up {{ ARGS }}
+
+# stop the services (`just down --wipe` also deletes their data)
+down *ARGS:
+    {{ stack }} down {{ ARGS }}
+
+# each service: up or down, version, address
+status *ARGS:
+    {{ stack }} status {{ ARGS }}
+
+# the services' logs (`just logs kafka -f`)
+logs *ARGS:
+    {{ stack }} logs {{ ARGS }}
+
+# run a SQL statement against the project's database
+sql QUERY:
+    {{ stack }} sql "{{ QUERY }}"
+
+# the end-to-end demo: services up, then every pipeline once, then the status
+demo:
+    {{ stack }} demo
+
+# --- realtime -----------------------------------------------------------------------------
+
+# produce synthetic transactions to Kafka (`just produce --count 10000`)
+produce *ARGS:
+    {{ stack }} produce {{ ARGS }}
+
+# consume transactions into PostgreSQL (`just consume --idle-timeout 5`)
+consume *ARGS:
+    {{ stack }} consume {{ ARGS }}
+
+# produce and consume together, bounded (a demo of the realtime path)
+stream *ARGS:
+    {{ stack }} stream {{ ARGS }}
+
+# --- batch --------------------------------------------------------------------------------
+
+# generate monthly CSV statements and PDFs into data/incoming
+gen-batch *ARGS:
+    {{ stack }} batch generate {{ ARGS }}
+
+# ingest data/incoming into PostgreSQL (idempotent)
+ingest-batch *ARGS:
+    {{ stack }} batch ingest {{ ARGS }}
+
+# batch ingest, then a bounded realtime consume
+ingest:
+    {{ stack }} ingest
+
+# --- warehouse ----------------------------------------------------------------------------
+
+# incremental load PostgreSQL -> warehouse (`just load --target snowflake`)
+load *ARGS:
+    {{ stack }} load {{ ARGS }}
+
+# dbt build (deps, seed, run, test) on the warehouse
+transform *ARGS:
+    {{ stack }} transform {{ ARGS }}
+
+# recent data from PostgreSQL in DuckDB (`just preview --days 7`)
+preview *ARGS:
+    {{ stack }} preview {{ ARGS }}
+
+# --- development --------------------------------------------------------------------------
+
+# run the test suite against real services (starts its own PostgreSQL and Kafka)
+test *ARGS:
+    hatch run pytest {{ ARGS }}
+
+# lint and check formatting
+lint:
+    hatch run lint:check
+
+# format the code
+fmt:
+    hatch run lint:fmt
+
+# run the benchmarks (`just bench realtime`)
+bench NAME *ARGS:
+    hatch run python -m bench.{{ NAME }} {{ ARGS }}
+
+# refresh the lock files after changing dependencies in pyproject.toml
+lock:
+    hatch env lock

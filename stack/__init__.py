@@ -1,0 +1,1 @@
+"""stack: a reproducible local data platform."""

@@ -1,0 +1,50 @@
+"""The `stack` command. Each module here is a thin shell over functions in the package."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from stack.console import err
+from stack.errors import StackError
+
+app = typer.Typer(
+    name="stack",
+    help="A reproducible local data platform: PostgreSQL, Kafka, pipelines, warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so that each module can decorate `app` (and add its sub-apps).
+    from stack.cli import services  # noqa: F401
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one red line and a non-zero exit."""
+    _register()
+    try:
+        # standalone_mode=False hands back typer.Exit codes instead of calling sys.exit itself
+        code = app(standalone_mode=False)
+    except StackError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as error:  # click usage errors carry their own exit code and message
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,34 @@
+"""PostgreSQL access for the pipelines: psycopg 3 connections (COPY, server-side cursors)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from stack.errors import ServiceError
+from stack.settings import Settings
+
+
+def connect(settings: Settings, *, autocommit: bool = False, dbname: str | None = None) -> psycopg.Connection:
+    """A connection to the project's database; a one-line error when it cannot be reached."""
+    try:
+        return psycopg.connect(settings.postgres_conninfo(dbname), autocommit=autocommit)
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreachable"
+        raise ServiceError(
+            f"cannot connect to PostgreSQL at {settings.postgres_host}:{settings.postgres_port}"
+            f"/{dbname or settings.postgres_db}: {first_line} (is it up? `stack up`)"
+        ) from None
+
+
+def run_sql(settings: Settings, query: str) -> dict:
+    """Run one statement; return its columns, rows (as dicts), rowcount and status."""
+    with connect(settings) as conn:
+        try:
+            cursor = conn.execute(query)  # type: ignore[arg-type]  # user-typed SQL, by design
+        except psycopg.Error as error:
+            message = error.diag.message_primary or str(error).strip().splitlines()[0]
+            raise ServiceError(f"SQL error: {message}") from None
+        columns = [column.name for column in cursor.description] if cursor.description else []
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()] if columns else []
+        return {"columns": columns, "rows": rows, "rowcount": cursor.rowcount,
+                "status": cursor.statusmessage}

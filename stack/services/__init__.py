@@ -1,0 +1,62 @@
+"""The services (PostgreSQL, Kafka) and the two backends that run them: docker and local.
+
+Nothing above this package knows which backend runs: both serve the same ports and
+credentials from the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from stack.settings import Settings
+
+BACKEND_STATE_FILE = "backend"  # under STACK_HOME: which backend `stack up` last started
+
+
+class Backend(Protocol):
+    name: str
+
+    def up(self, services: list[str] | None = None): ...
+    def down(self, services: list[str] | None = None): ...
+    def restart(self, service: str) -> None: ...
+    def versions(self) -> dict[str, str]: ...
+    def is_running(self) -> bool: ...
+    def wipe(self) -> list[str]: ...
+    def data_paths(self) -> list: ...
+    def logs(self, service: str | None, follow: bool) -> int: ...
+
+
+def recorded_backend(settings: Settings) -> str | None:
+    path = settings.stack_home / BACKEND_STATE_FILE
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def record_backend(settings: Settings, name: str | None) -> None:
+    path = settings.stack_home / BACKEND_STATE_FILE
+    if name is None:
+        path.unlink(missing_ok=True)
+    else:
+        settings.stack_home.mkdir(parents=True, exist_ok=True)
+        path.write_text(name + "\n")
+
+
+def resolve_backend_name(settings: Settings, requested: str | None = None) -> str:
+    """Explicit choice, else the one that is running, else STACK_BACKEND, else docker when an
+    engine answers and local otherwise."""
+    from stack.services.docker import engine_answers
+
+    choice = requested or recorded_backend(settings) or settings.stack_backend
+    if choice == "auto":
+        return "docker" if engine_answers() else "local"
+    return choice
+
+
+def get_backend(settings: Settings, requested: str | None = None) -> Backend:
+    from stack.services.docker import DockerBackend
+    from stack.services.local import LocalBackend
+
+    name = resolve_backend_name(settings, requested)
+    return DockerBackend(settings) if name == "docker" else LocalBackend(settings)

@@ -1,0 +1,172 @@
+"""The one settings object: every knob of the stack, read from the environment and `.env`.
+
+Each field's environment variable is its name in upper case (`postgres_port` ->
+`POSTGRES_PORT`). `.env.example` documents every one of them; keep the two in step
+(a test checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stack.errors import ConfigError
+
+# The repository root when running from a checkout (the usual case: editable install, hatch,
+# nix develop, devcontainer); otherwise the current directory.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd()
+
+SECRET_FIELDS = ("postgres_password", "snowflake_password", "snowflake_private_key_passphrase")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+        env_ignore_empty=True,  # `KAFKA_HOME=` in .env means "not set", not "the current dir"
+    )
+
+    # --- services --------------------------------------------------------------------------
+    stack_backend: Literal["auto", "docker", "local"] = "auto"
+    stack_home: Path = Path(".stack")
+
+    postgres_host: str = "localhost"
+    postgres_port: int = Field(5432, ge=1, le=65535)
+    postgres_user: str = Field("stack", min_length=1)
+    postgres_password: SecretStr = SecretStr("stack")
+    postgres_db: str = Field("stack", min_length=1)
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_home: Path | None = None
+
+    # --- realtime ----------------------------------------------------------------------------
+    transactions_topic: str = "transactions"
+    transactions_partitions: int = Field(3, ge=1, le=1000)
+    consumer_group: str = "stack-transactions-sink"
+
+    # --- warehouse ---------------------------------------------------------------------------
+    warehouse_target: Literal["duckdb", "snowflake"] = "duckdb"
+    warehouse_duckdb_path: Path = Path(".stack/warehouse.duckdb")
+
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_password: SecretStr | None = None
+    snowflake_private_key_path: Path | None = None
+    snowflake_private_key_passphrase: SecretStr | None = None
+    snowflake_role: str | None = None
+    snowflake_warehouse: str | None = None
+    snowflake_database: str = "STACK"
+    snowflake_schema: str = "RAW"
+    # Only for a Snowflake-compatible server other than snowflakecomputing.com (fakesnow).
+    snowflake_host: str | None = None
+    snowflake_port: int | None = Field(None, ge=1, le=65535)
+    snowflake_protocol: Literal["https", "http"] = "https"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @field_validator("stack_home", "warehouse_duckdb_path")
+    @classmethod
+    def _anchor_to_project(cls, value: Path) -> Path:
+        # Relative paths are relative to the project, not to wherever the command runs.
+        return value if value.is_absolute() else (PROJECT_ROOT / value)
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server: the one a local broker listens on."""
+        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0].strip()
+
+    def postgres_conninfo(self, dbname: str | None = None) -> str:
+        """A libpq connection string (psycopg 3, psycopg2, ADBC). Holds the password: never log."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            user=self.postgres_user,
+            password=self.postgres_password.get_secret_value(),
+            dbname=dbname or self.postgres_db,
+            connect_timeout=5,
+        )
+
+    def postgres_url(self, driver: str = "postgresql+psycopg") -> str:
+        """A SQLAlchemy URL (holds the password: never log)."""
+        from sqlalchemy import URL
+
+        return URL.create(
+            driver,
+            username=self.postgres_user,
+            password=self.postgres_password.get_secret_value(),
+            host=self.postgres_host,
+            port=self.postgres_port,
+            database=self.postgres_db,
+        ).render_as_string(hide_password=False)
+
+    def as_env(self) -> dict[str, str]:
+        """Every setting as environment variables, secrets included: for child processes only."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            env[name.upper()] = (
+                value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            )
+        return env
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, secrets masked: what `stack config` prints."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                shown[name.upper()] = "" if value is None else "********"
+            else:
+                shown[name.upper()] = "" if value is None else str(value)
+        return shown
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad variable: which one, what is wrong, never the secret value."""
+    lines = []
+    for item in error.errors():
+        variable = ".".join(str(part) for part in item["loc"]).upper() or "settings"
+        lines.append(f"{variable}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`; a user error (not a traceback) when invalid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(
+            f"invalid setting: {describe_validation_error(error)} "
+            f"(set it in {PROJECT_ROOT / '.env'} or the environment; see .env.example)"
+        ) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once (the CLI's entry point)."""
+    return load_settings()

@@ -1,0 +1,40 @@
+"""`stack status`: every service's health, plus what each pipeline reports about itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stack.services import get_backend, recorded_backend, resolve_backend_name
+from stack.services.probe import kafka_status, postgres_status
+from stack.settings import Settings
+
+# Pipelines add a function here that returns (section name, data) or None when they have
+# nothing to say yet (their tables or topics do not exist).
+PipelineSection = Callable[[Settings], "tuple[str, dict] | None"]
+PIPELINE_SECTIONS: list[PipelineSection] = []
+
+
+def collect_status(settings: Settings) -> dict:
+    backend_name = resolve_backend_name(settings)
+    try:
+        versions = get_backend(settings, backend_name).versions()
+    except Exception:  # a backend that cannot even say its versions is reported as unknown
+        versions = {}
+    services = {}
+    for status in (postgres_status(settings), kafka_status(settings)):
+        status.backend = backend_name
+        status.version = status.version or versions.get(status.name)
+        services[status.name] = status.to_dict()
+    pipelines = {}
+    if all(service["healthy"] for service in services.values()):
+        for section in PIPELINE_SECTIONS:
+            found = section(settings)
+            if found is not None:
+                pipelines[found[0]] = found[1]
+    return {
+        "backend": backend_name,
+        "started_by_stack": recorded_backend(settings) is not None,
+        "healthy": all(service["healthy"] for service in services.values()),
+        "services": services,
+        "pipelines": pipelines,
+    }
