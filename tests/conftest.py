@@ -11,11 +11,8 @@ Each test gets its own database, topic and consumer group through the `settings`
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,7 @@ import pytest
 from psycopg import sql
 
 from stack.services import Backend, get_backend
-from stack.services.local import LocalBackend
+from stack.services.ephemeral import ephemeral_services
 from stack.settings import PROJECT_ROOT, Settings, load_settings
 
 
@@ -39,39 +36,14 @@ class Services:
         self.backend.restart("postgres")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def services() -> Services:
     if os.environ.get("STACK_TEST_USE_RUNNING") == "1":
         settings = load_settings()
         yield Services(settings, get_backend(settings), started_here=False)
         return
-    # Not under pytest's tmp dir: when root, PostgreSQL runs as `nobody`, which must be able
-    # to walk down to its data directory (/tmp/pytest-of-root is mode 700).
-    home = Path(tempfile.mkdtemp(prefix="stack-test-", dir="/tmp"))
-    home.chmod(0o755)
-    settings = load_settings(
-        stack_backend="local",
-        stack_home=home,
-        postgres_host="localhost",
-        postgres_port=free_port(),
-        postgres_db="stack_test",
-        kafka_bootstrap_servers=f"localhost:{free_port()}",
-        kafka_controller_port=free_port(),
-        warehouse_duckdb_path=home / "warehouse.duckdb",
-    )
-    backend = LocalBackend(settings)
-    try:
-        list(backend.up())
+    with ephemeral_services() as (settings, backend):
         yield Services(settings, backend, started_here=True)
-    finally:
-        list(backend.down())
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Batch: monthly CSV statements and PDF documents -> PostgreSQL, idempotent."""

@@ -1,0 +1,1 @@
+"""Realtime: Faker transactions -> Kafka -> PostgreSQL, with Quix Streams."""

@@ -1,0 +1,46 @@
+"""Throw-away services for tests and benchmarks: a local-backend PostgreSQL and Kafka in a
+temporary STACK_HOME on free ports, so they never touch the developer's stack."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from stack.services.local import LocalBackend
+from stack.settings import Settings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def ephemeral_services(prefix: str = "stack-test-") -> Iterator[tuple[Settings, LocalBackend]]:
+    # Not under a mode-700 directory: when we are root, PostgreSQL runs as `nobody`, which
+    # must be able to walk down to its data directory.
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("STACK_EPHEMERAL_DIR", "/tmp")))
+    home.chmod(0o755)
+    settings = load_settings(
+        stack_backend="local",
+        stack_home=home,
+        postgres_host="localhost",
+        postgres_port=free_port(),
+        postgres_db="stack_test",
+        kafka_bootstrap_servers=f"localhost:{free_port()}",
+        kafka_controller_port=free_port(),
+        warehouse_duckdb_path=home / "warehouse.duckdb",
+    )
+    backend = LocalBackend(settings)
+    try:
+        list(backend.up())
+        yield settings, backend
+    finally:
+        list(backend.down())
+        shutil.rmtree(home, ignore_errors=True)
