@@ -3,7 +3,10 @@
 
 set dotenv-load := false
 
-stack := "hatch run stack"
+# How commands run: through hatch's project env by default; inside `nix develop` and the
+# devcontainer the project's .venv is on PATH already and STACK_RUN is empty.
+run := env("STACK_RUN", "hatch run")
+stack := run + " stack"
 
 # list the recipes
 default:
@@ -81,7 +84,7 @@ preview *ARGS:
 
 # run the test suite against real services (starts its own PostgreSQL and Kafka)
 test *ARGS:
-    hatch run pytest {{ ARGS }}
+    {{ run }} pytest {{ ARGS }}
 
 # lint and check formatting
 lint:
@@ -93,8 +96,14 @@ fmt:
 
 # run the benchmarks (`just bench realtime`)
 bench NAME *ARGS:
-    hatch run python -m bench.{{ NAME }} {{ ARGS }}
+    {{ run }} python -m bench.{{ NAME }} {{ ARGS }}
 
 # refresh the lock files after changing dependencies in pyproject.toml
 lock:
     hatch env lock
+
+# create or refresh .venv from the lock file (`nix develop` and the devcontainer use it)
+venv:
+    UV_PYTHON_DOWNLOADS=never uv venv --quiet --allow-existing --python 3.11 .venv
+    VIRTUAL_ENV=.venv uv pip sync --quiet pylock.toml
+    VIRTUAL_ENV=.venv uv pip install --quiet --no-deps -e .

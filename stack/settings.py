@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stack.errors import ConfigError
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     )
 
     # --- services --------------------------------------------------------------------------
-    stack_backend: Literal["auto", "docker", "local"] = "auto"
+    stack_backend: Literal["auto", "docker", "local", "external"] = "auto"
     stack_home: Path = Path(".stack")
 
     postgres_host: str = "localhost"
@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("stack")
     postgres_db: str = Field("stack", min_length=1)
 
-    kafka_bootstrap_servers: str = "localhost:9092"
+    # The port the broker serves clients on (the local process listens on it; compose
+    # publishes it on the host). Clients bootstrap from KAFKA_BOOTSTRAP_SERVERS, which
+    # defaults to localhost:KAFKA_PORT.
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_bootstrap_servers: str = ""
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_home: Path | None = None
 
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
     transactions_topic: str = "transactions"
     transactions_partitions: int = Field(3, ge=1, le=1000)
     consumer_group: str = "stack-transactions-sink"
+
+    # --- batch -------------------------------------------------------------------------------
+    batch_incoming_dir: Path = Path("data/incoming")
+    batch_rejected_dir: Path = Path("data/rejected")
 
     # --- warehouse ---------------------------------------------------------------------------
     warehouse_target: Literal["duckdb", "snowflake"] = "duckdb"
@@ -73,29 +81,24 @@ class Settings(BaseSettings):
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
-    def _check_bootstrap(cls, value: str) -> str:
+    def _check_bootstrap(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            return f"localhost:{info.data.get('kafka_port', 9092)}"
         for server in value.split(","):
             host, sep, port = server.strip().rpartition(":")
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected host:port[,host:port...], got {value!r}")
         return value
 
-    @field_validator("stack_home", "warehouse_duckdb_path")
+    @field_validator(
+        "stack_home", "warehouse_duckdb_path", "batch_incoming_dir", "batch_rejected_dir"
+    )
     @classmethod
     def _anchor_to_project(cls, value: Path) -> Path:
         # Relative paths are relative to the project, not to wherever the command runs.
         return value if value.is_absolute() else (PROJECT_ROOT / value)
 
     # --- derived -----------------------------------------------------------------------------
-    @property
-    def kafka_port(self) -> int:
-        """Port of the first bootstrap server: the one a local broker listens on."""
-        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
-
-    @property
-    def kafka_host(self) -> str:
-        return self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0].strip()
-
     def postgres_conninfo(self, dbname: str | None = None) -> str:
         """A libpq connection string (psycopg 3, psycopg2, ADBC). Holds the password: never log."""
         from psycopg.conninfo import make_conninfo

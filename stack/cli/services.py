@@ -16,6 +16,7 @@ from stack.settings import get_settings
 class BackendChoice(str, Enum):
     docker = "docker"
     local = "local"
+    external = "external"
 
 
 class ServiceChoice(str, Enum):

@@ -44,19 +44,21 @@ def record_backend(settings: Settings, name: str | None) -> None:
 
 
 def resolve_backend_name(settings: Settings, requested: str | None = None) -> str:
-    """Explicit choice, else the one that is running, else STACK_BACKEND, else docker when an
-    engine answers and local otherwise."""
+    """An explicit choice (--backend, then STACK_BACKEND), else the one `stack up` started,
+    else docker when an engine answers and local otherwise."""
     from stack.services.docker import engine_answers
 
-    choice = requested or recorded_backend(settings) or settings.stack_backend
-    if choice == "auto":
+    configured = None if settings.stack_backend == "auto" else settings.stack_backend
+    choice = requested or configured or recorded_backend(settings)
+    if choice is None:
         return "docker" if engine_answers() else "local"
     return choice
 
 
 def get_backend(settings: Settings, requested: str | None = None) -> Backend:
     from stack.services.docker import DockerBackend
+    from stack.services.external import ExternalBackend
     from stack.services.local import LocalBackend
 
-    name = resolve_backend_name(settings, requested)
-    return DockerBackend(settings) if name == "docker" else LocalBackend(settings)
+    backends = {"docker": DockerBackend, "local": LocalBackend, "external": ExternalBackend}
+    return backends[resolve_backend_name(settings, requested)](settings)

@@ -16,7 +16,7 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-from stack.errors import ServiceError
+from stack.errors import ConfigError, ServiceError
 from stack.services import process
 from stack.settings import Settings
 
@@ -128,7 +128,7 @@ class LocalKafka:
 
     # --- configuration ---------------------------------------------------------------------------
     def _write_config(self) -> None:
-        host, port = self.settings.kafka_host, self.settings.kafka_port
+        port = self.settings.kafka_port
         ctrl = self.settings.kafka_controller_port
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
@@ -138,8 +138,8 @@ class LocalKafka:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{ctrl}",
-                    f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://127.0.0.1:{ctrl}",
-                    f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                    f"listeners=PLAINTEXT://localhost:{port},CONTROLLER://127.0.0.1:{ctrl}",
+                    f"advertised.listeners=PLAINTEXT://localhost:{port}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",
@@ -201,10 +201,21 @@ class LocalKafka:
     def is_running(self) -> bool:
         return self.pid() is not None
 
+    def _check_bootstrap_matches(self) -> None:
+        first = self.settings.kafka_bootstrap_servers.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        if host in ("localhost", "127.0.0.1") and int(port) != self.settings.kafka_port:
+            raise ConfigError(
+                f"KAFKA_BOOTSTRAP_SERVERS={first} but the local broker listens on "
+                f"KAFKA_PORT={self.settings.kafka_port}: make them agree (or unset "
+                "KAFKA_BOOTSTRAP_SERVERS: it defaults to localhost:KAFKA_PORT)"
+            )
+
     def up(self) -> str:
         if self.is_running():
             return "already running"
-        for port, setting in ((self.settings.kafka_port, "KAFKA_BOOTSTRAP_SERVERS"),
+        self._check_bootstrap_matches()
+        for port, setting in ((self.settings.kafka_port, "KAFKA_PORT"),
                               (self.settings.kafka_controller_port, "KAFKA_CONTROLLER_PORT")):
             if process.port_in_use("127.0.0.1", port):
                 raise ServiceError(
