@@ -8,7 +8,9 @@ from stack.errors import ServiceError
 from stack.settings import Settings
 
 
-def connect(settings: Settings, *, autocommit: bool = False, dbname: str | None = None) -> psycopg.Connection:
+def connect(
+    settings: Settings, *, autocommit: bool = False, dbname: str | None = None
+) -> psycopg.Connection:
     """A connection to the project's database; a one-line error when it cannot be reached."""
     try:
         return psycopg.connect(settings.postgres_conninfo(dbname), autocommit=autocommit)
@@ -29,6 +31,12 @@ def run_sql(settings: Settings, query: str) -> dict:
             message = error.diag.message_primary or str(error).strip().splitlines()[0]
             raise ServiceError(f"SQL error: {message}") from None
         columns = [column.name for column in cursor.description] if cursor.description else []
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()] if columns else []
-        return {"columns": columns, "rows": rows, "rowcount": cursor.rowcount,
-                "status": cursor.statusmessage}
+        rows = (
+            [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()] if columns else []
+        )
+        return {
+            "columns": columns,
+            "rows": rows,
+            "rowcount": cursor.rowcount,
+            "status": cursor.statusmessage,
+        }

@@ -63,16 +63,27 @@ def settings(services: Services, tmp_path: Path) -> Settings:
         }
     )
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
 
 
-def run_stack(settings: Settings, *args: str, timeout: float = 300, check: bool = False,
-              extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_stack(
+    settings: Settings,
+    *args: str,
+    timeout: float = 300,
+    check: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the `stack` CLI in a child process configured by `settings`, as a user would."""
     env = {**os.environ, **settings.as_env(), **(extra_env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "stack", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=PROJECT_ROOT,
     )
     if check and result.returncode != 0:
         raise AssertionError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 
 import typer
 from rich.table import Table
@@ -13,13 +13,13 @@ from stack.console import err, out, print_json
 from stack.settings import get_settings
 
 
-class BackendChoice(str, Enum):
+class BackendChoice(StrEnum):
     docker = "docker"
     local = "local"
     external = "external"
 
 
-class ServiceChoice(str, Enum):
+class ServiceChoice(StrEnum):
     postgres = "postgres"
     kafka = "kafka"
 
@@ -27,8 +27,10 @@ class ServiceChoice(str, Enum):
 @app.command()
 def up(
     backend: BackendChoice | None = typer.Option(
-        None, help="Where to run the services (default: the one running, STACK_BACKEND, or "
-        "docker when an engine answers, else local)."),
+        None,
+        help="Where to run the services (default: the one running, STACK_BACKEND, or "
+        "docker when an engine answers, else local).",
+    ),
 ) -> None:
     """Start PostgreSQL and Kafka (idempotent: says so when they are already up)."""
     from stack.services import get_backend, record_backend, recorded_backend
@@ -50,14 +52,18 @@ def up(
         if not chosen.is_running():
             record_backend(settings, None)
         raise
-    err.print(f"ready in {time.monotonic() - started:.1f} s "
-              f"(postgres {settings.postgres_host}:{settings.postgres_port}, "
-              f"kafka {settings.kafka_bootstrap_servers})")
+    err.print(
+        f"ready in {time.monotonic() - started:.1f} s "
+        f"(postgres {settings.postgres_host}:{settings.postgres_port}, "
+        f"kafka {settings.kafka_bootstrap_servers})"
+    )
 
 
 @app.command()
 def down(
-    wipe: bool = typer.Option(False, "--wipe", help="Also delete all data (volumes, STACK_HOME data)."),
+    wipe: bool = typer.Option(
+        False, "--wipe", help="Also delete all data (volumes, STACK_HOME data)."
+    ),
 ) -> None:
     """Stop the services; with --wipe, delete their data too (after saying what)."""
     from stack.services import get_backend, record_backend
@@ -90,7 +96,9 @@ def status(json_: bool = typer.Option(False, "--json", help="Print one JSON obje
             table.add_column(column)
         for name, service in report["services"].items():
             state = "[green]up[/]" if service["healthy"] else "[red]down[/]"
-            table.add_row(name, state, service["version"] or "", service["address"], service["detail"])
+            table.add_row(
+                name, state, service["version"] or "", service["address"], service["detail"]
+            )
         out.print(table)
         for section, data in report["pipelines"].items():
             out.print(f"[bold]{section}[/]: " + ", ".join(f"{k}={v}" for k, v in data.items()))

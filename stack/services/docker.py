@@ -36,10 +36,19 @@ class DockerBackend:
 
     def _compose(self, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
         if not engine_answers():
-            raise ServiceError("no Docker engine answers (`docker info` failed): start Docker, "
-                               "or use --backend local")
-        command = ["docker", "compose", "--project-directory", str(PROJECT_ROOT),
-                   "-f", str(COMPOSE_FILE), *args]
+            raise ServiceError(
+                "no Docker engine answers (`docker info` failed): start Docker, "
+                "or use --backend local"
+            )
+        command = [
+            "docker",
+            "compose",
+            "--project-directory",
+            str(PROJECT_ROOT),
+            "-f",
+            str(COMPOSE_FILE),
+            *args,
+        ]
         result = subprocess.run(command, capture_output=capture, text=True, check=False)
         if result.returncode != 0:
             message = (result.stderr or "").strip().splitlines()[-1:] if capture else []
@@ -81,5 +90,11 @@ class DockerBackend:
         return [f"docker volume {name}" for name in VOLUMES]
 
     def logs(self, service: str | None, follow: bool) -> int:
-        args = ["logs", "--tail", "100", *(["-f"] if follow else []), *([service] if service else [])]
+        args = [
+            "logs",
+            "--tail",
+            "100",
+            *(["-f"] if follow else []),
+            *([service] if service else []),
+        ]
         return self._compose(*args, capture=False).returncode

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stack.errors import ServiceError
-from stack.services.process import wait_until
 from stack.services.probe import kafka_status, postgres_status
+from stack.services.process import wait_until
 from stack.settings import Settings
 
 WAIT_S = 120
@@ -37,8 +37,10 @@ class ExternalBackend:
             yield name, "managed outside stack: left running"
 
     def _not_ours(self, what: str) -> ServiceError:
-        return ServiceError(f"STACK_BACKEND=external: stack does not {what} these services; "
-                            "use the tool that runs them (e.g. docker compose on the host)")
+        return ServiceError(
+            f"STACK_BACKEND=external: stack does not {what} these services; "
+            "use the tool that runs them (e.g. docker compose on the host)"
+        )
 
     def restart(self, service: str) -> None:
         raise self._not_ours("restart")

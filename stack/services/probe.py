@@ -55,7 +55,9 @@ def kafka_status(settings: Settings) -> ServiceStatus:
         return ServiceStatus("kafka", False, bootstrap, detail="no broker answered within 3 s")
     topics = [t for t in metadata.topics if not t.startswith("__")]
     return ServiceStatus(
-        "kafka", True, bootstrap,
+        "kafka",
+        True,
+        bootstrap,
         detail=f"{len(metadata.brokers)} broker(s), {len(topics)} topic(s)",
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -50,10 +51,8 @@ def wait_until(
 def pid_alive(pid: int) -> bool:
     """True while the process runs. A zombie (exited, not yet reaped) counts as gone; when it
     is our own child (a server started in this process, as in tests) it is reaped here."""
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: init reaps it
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child: init reaps it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,10 +104,17 @@ def demote_prefix() -> list[str]:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise ServiceError("running as root needs `setpriv` (util-linux) to start PostgreSQL "
-                           "as an unprivileged user; install util-linux or run as a normal user")
-    return [setpriv, f"--reuid={UNPRIVILEGED_USER}", f"--regid={unprivileged_gid()}",
-            "--clear-groups", "--"]
+        raise ServiceError(
+            "running as root needs `setpriv` (util-linux) to start PostgreSQL "
+            "as an unprivileged user; install util-linux or run as a normal user"
+        )
+    return [
+        setpriv,
+        f"--reuid={UNPRIVILEGED_USER}",
+        f"--regid={unprivileged_gid()}",
+        "--clear-groups",
+        "--",
+    ]
 
 
 def unprivileged_uid() -> int:

@@ -19,8 +19,11 @@ from tests.conftest import run_stack
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.skipif(not engine_answers(), reason="no Docker engine answers (`docker info` "
-                       "failed): the docker backend is checked statically instead"),
+    pytest.mark.skipif(
+        not engine_answers(),
+        reason="no Docker engine answers (`docker info` "
+        "failed): the docker backend is checked statically instead",
+    ),
 ]
 
 PORTS = {"POSTGRES_PORT": str(free_port()), "KAFKA_PORT": str(free_port())}
@@ -49,18 +52,46 @@ def docker_cleanup():
 
 @pytest.fixture(scope="module")
 def compose_settings(docker_services):
-    return load_settings(stack_backend="docker", postgres_port=int(PORTS["POSTGRES_PORT"]),
-                         kafka_port=int(PORTS["KAFKA_PORT"]), kafka_bootstrap_servers="")
+    return load_settings(
+        stack_backend="docker",
+        postgres_port=int(PORTS["POSTGRES_PORT"]),
+        kafka_port=int(PORTS["KAFKA_PORT"]),
+        kafka_bootstrap_servers="",
+    )
 
 
 def test_postgres_rows_survive_a_container_restart(compose_settings, docker_compose_project_name):
     with psycopg.connect(compose_settings.postgres_conninfo()) as conn:
         conn.execute("CREATE TABLE smoke (id int PRIMARY KEY)")
         conn.execute("INSERT INTO smoke VALUES (1), (2)")
-    subprocess.run(["docker", "compose", "-p", docker_compose_project_name, "-f",
-                    str(PROJECT_ROOT / "compose.yaml"), "restart", "postgres"], check=True)
-    subprocess.run(["docker", "compose", "-p", docker_compose_project_name, "-f",
-                    str(PROJECT_ROOT / "compose.yaml"), "up", "-d", "--wait", "postgres"], check=True)
+    subprocess.run(
+        [
+            "docker",
+            "compose",
+            "-p",
+            docker_compose_project_name,
+            "-f",
+            str(PROJECT_ROOT / "compose.yaml"),
+            "restart",
+            "postgres",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "docker",
+            "compose",
+            "-p",
+            docker_compose_project_name,
+            "-f",
+            str(PROJECT_ROOT / "compose.yaml"),
+            "up",
+            "-d",
+            "--wait",
+            "postgres",
+        ],
+        check=True,
+    )
     with psycopg.connect(compose_settings.postgres_conninfo()) as conn:
         assert conn.execute("SELECT id FROM smoke ORDER BY id").fetchall() == [(1,), (2,)]
 
@@ -70,8 +101,13 @@ def test_kafka_is_reachable_from_the_host(compose_settings):
     producer = Producer({"bootstrap.servers": compose_settings.kafka_bootstrap_servers})
     producer.produce(topic, b"hello")
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": compose_settings.kafka_bootstrap_servers,
-                         "group.id": topic, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": compose_settings.kafka_bootstrap_servers,
+            "group.id": topic,
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     try:
         values = []

@@ -16,11 +16,11 @@ import pytest
 
 from stack.errors import ServiceError
 from stack.services.ephemeral import free_port
-from stack.services.process import pid_alive
 from stack.services.local import kafka as local_kafka
 from stack.services.local import postgres as local_postgres
 from stack.services.local.kafka import LocalKafka
 from stack.services.local.postgres import LocalPostgres
+from stack.services.process import pid_alive
 from stack.settings import PROJECT_ROOT, load_settings
 
 
@@ -41,8 +41,14 @@ def make_env() -> dict[str, str]:
 
 
 def stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stack", *args], capture_output=True,
-                          text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "stack", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +59,14 @@ def env():
 
 
 def settings_for(env: dict[str, str]):
-    return load_settings(**{key.lower(): value for key, value in env.items()
-                            if key in {"STACK_HOME", "POSTGRES_PORT", "POSTGRES_DB", "KAFKA_PORT",
-                                       "KAFKA_CONTROLLER_PORT"}})
+    return load_settings(
+        **{
+            key.lower(): value
+            for key, value in env.items()
+            if key
+            in {"STACK_HOME", "POSTGRES_PORT", "POSTGRES_DB", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT"}
+        }
+    )
 
 
 def test_up_status_down_up_keeps_data_then_wipe_leaves_nothing(env):
@@ -66,8 +77,10 @@ def test_up_status_down_up_keeps_data_then_wipe_leaves_nothing(env):
 
     status = json.loads(stack(env, "status", "--json").stdout)
     assert status["backend"] == "local"
-    assert {name: s["healthy"] for name, s in status["services"].items()} == \
-        {"postgres": True, "kafka": True}
+    assert {name: s["healthy"] for name, s in status["services"].items()} == {
+        "postgres": True,
+        "kafka": True,
+    }
 
     again = stack(env, "up")
     assert again.returncode == 0 and "already running" in again.stderr
@@ -117,8 +130,9 @@ def test_missing_postgres_binaries_say_what_to_install(monkeypatch):
 def test_missing_java_says_what_to_install(monkeypatch):
     real_which = local_kafka.shutil.which
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setattr(local_kafka.shutil, "which",
-                        lambda name: None if name == "java" else real_which(name))
+    monkeypatch.setattr(
+        local_kafka.shutil, "which", lambda name: None if name == "java" else real_which(name)
+    )
     with pytest.raises(ServiceError, match=r"`java` not found: Kafka 4 needs Java 17"):
         LocalKafka(settings_for(make_env())).up()
 
@@ -126,8 +140,9 @@ def test_missing_java_says_what_to_install(monkeypatch):
 def test_missing_kafka_and_maven_say_what_to_do(monkeypatch, tmp_path):
     real_which = local_kafka.shutil.which
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no jars fetched yet
-    monkeypatch.setattr(local_kafka.shutil, "which",
-                        lambda name: None if name == "mvn" else real_which(name))
+    monkeypatch.setattr(
+        local_kafka.shutil, "which", lambda name: None if name == "mvn" else real_which(name)
+    )
     with pytest.raises(ServiceError, match=r"no Kafka found: set KAFKA_HOME"):
         LocalKafka(settings_for(make_env())).up()
 

@@ -30,13 +30,15 @@ def test_kafka_message_round_trip(settings):
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
     producer.produce(topic, key=b"k", value=payload)
     assert producer.flush(30) == 0
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "group.id": settings.consumer_group,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 1000,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": settings.consumer_group,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+    )
     consumer.subscribe([topic])
     try:
         received = None

@@ -24,8 +24,14 @@ BIN = Path(sys.executable).parent
 
 
 def run(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, env=env, timeout=120)
+    return subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_compose_file_is_valid_for_compose_v2():
@@ -36,7 +42,9 @@ def test_compose_file_is_valid_for_compose_v2():
 
 
 def test_compose_file_matches_the_compose_schema():
-    result = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml")
+    result = run(
+        BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -58,14 +66,20 @@ def test_compose_pins_every_image_and_keeps_named_volumes():
 
 
 def test_compose_interpolates_ports_and_credentials_from_env():
-    env = {"PATH": "/usr/bin:/bin", "POSTGRES_PORT": "15432", "KAFKA_PORT": "19999",
-           "POSTGRES_PASSWORD": "from-env"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "POSTGRES_PORT": "15432",
+        "KAFKA_PORT": "19999",
+        "POSTGRES_PASSWORD": "from-env",
+    }
     result = run(COMPOSE_BINARY, "-f", "compose.yaml", "config", "--format", "json", env=env)
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)
     assert spec["services"]["postgres"]["ports"][0]["published"] == "15432"
     assert spec["services"]["kafka"]["ports"][0]["published"] == "19999"
-    assert "localhost:19999" in spec["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert (
+        "localhost:19999" in spec["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    )
     assert spec["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "from-env"
 
 
@@ -94,7 +108,9 @@ def test_flake_parses_and_its_lock_pins_every_input():
     assert "nixpkgs" in inputs
     for name in inputs:
         locked = lock["nodes"][inputs[name]]["locked"]
-        assert re.fullmatch(r"[0-9a-f]{40}", locked["rev"]) and locked["narHash"].startswith("sha256-")
+        assert re.fullmatch(r"[0-9a-f]{40}", locked["rev"]) and locked["narHash"].startswith(
+            "sha256-"
+        )
     flake = (PROJECT_ROOT / "flake.nix").read_text()
     for package in ("python311", "hatch", "uv", "just", "postgresql_17", "apacheKafka_4_1"):
         assert f"pkgs.{package}" in flake
@@ -103,7 +119,9 @@ def test_flake_parses_and_its_lock_pins_every_input():
 def test_justfile_is_formatted_and_lists_the_recipes():
     just = shutil.which("just", path=str(BIN)) or shutil.which("just")
     assert just, "just not installed (rust-just is a test dependency)"
-    assert run(just, "--fmt", "--check", "--unstable").returncode == 0, "run `just --fmt --unstable`"
+    assert run(just, "--fmt", "--check", "--unstable").returncode == 0, (
+        "run `just --fmt --unstable`"
+    )
     listed = run(just, "--summary").stdout.split()
     for recipe in ("up", "down", "logs", "status", "test", "lint", "fmt", "demo", "ingest"):
         assert recipe in listed
@@ -119,8 +137,11 @@ def test_just_recipes_are_one_line_over_stack_or_hatch(recipe):
 
 def test_env_example_documents_every_setting_with_a_loadable_default(tmp_path):
     example = PROJECT_ROOT / ".env.example"
-    documented = {line.split("=", 1)[0] for line in example.read_text().splitlines()
-                  if re.match(r"^[A-Z][A-Z0-9_]*=", line)}
+    documented = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if re.match(r"^[A-Z][A-Z0-9_]*=", line)
+    }
     fields = {name.upper() for name in Settings.model_fields}
     assert documented == fields, (
         f"missing from .env.example: {sorted(fields - documented)}; "

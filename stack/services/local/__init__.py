@@ -58,8 +58,11 @@ class LocalBackend:
         return {"postgres": self.postgres.log_file, "kafka": self.kafka.log_file}
 
     def logs(self, service: str | None, follow: bool) -> int:
-        files = [str(path) for name, path in self.log_files().items()
-                 if (service in (None, name)) and path.exists()]
+        files = [
+            str(path)
+            for name, path in self.log_files().items()
+            if (service in (None, name)) and path.exists()
+        ]
         if not files:
             return 0
         return subprocess.call(["tail", "-n", "100", *(["-F"] if follow else []), *files])

@@ -73,9 +73,20 @@ def maven_kafka_home() -> Path:
     pom.write_text(resources.files("stack.services.local").joinpath("kafka-pom.xml").read_text())
     shutil.rmtree(libs, ignore_errors=True)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, timeout=MAVEN_TIMEOUT_S, check=False,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=MAVEN_TIMEOUT_S,
+        check=False,
     )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip().splitlines()[-5:]
@@ -164,9 +175,11 @@ class LocalKafka:
     def _java(self, *args: str) -> list[str]:
         return [
             java_binary(),
-            "-Xms256m", "-Xmx1g",
+            "-Xms256m",
+            "-Xmx1g",
             f"-Dlog4j2.configurationFile={self.log4j_file}",
-            "-cp", self._classpath(),
+            "-cp",
+            self._classpath(),
             *args,
         ]
 
@@ -179,12 +192,23 @@ class LocalKafka:
                 "move it away, or run `stack down --wipe` to delete it"
             )
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
-                       "-c", str(self.config_file)),
-            capture_output=True, text=True, timeout=120, check=False,
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                new_cluster_id(),
+                "-c",
+                str(self.config_file),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0:
-            raise ServiceError(f"formatting the Kafka log dir failed: {result.stdout}{result.stderr}".strip())
+            raise ServiceError(
+                f"formatting the Kafka log dir failed: {result.stdout}{result.stderr}".strip()
+            )
         return True
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -215,8 +239,10 @@ class LocalKafka:
         if self.is_running():
             return "already running"
         self._check_bootstrap_matches()
-        for port, setting in ((self.settings.kafka_port, "KAFKA_PORT"),
-                              (self.settings.kafka_controller_port, "KAFKA_CONTROLLER_PORT")):
+        for port, setting in (
+            (self.settings.kafka_port, "KAFKA_PORT"),
+            (self.settings.kafka_controller_port, "KAFKA_CONTROLLER_PORT"),
+        ):
             if process.port_in_use("127.0.0.1", port):
                 raise ServiceError(
                     f"port {port} is already in use by another program: stop it, or change "
@@ -230,7 +256,9 @@ class LocalKafka:
         with self.log_file.open("ab") as log:
             child = subprocess.Popen(
                 self._java("kafka.Kafka", str(self.config_file)),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,  # survives the CLI; Ctrl-C in the shell does not reach it
                 cwd=self.home,
             )

@@ -43,7 +43,9 @@ class LocalPostgres:
         self.log_file = settings.stack_home / "logs" / "postgres.log"
 
     # --- helpers -------------------------------------------------------------------------------
-    def _run(self, *args: str, timeout: float = START_TIMEOUT_S + 10) -> subprocess.CompletedProcess:
+    def _run(
+        self, *args: str, timeout: float = START_TIMEOUT_S + 10
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*process.demote_prefix(), *args],
             capture_output=True,
@@ -62,7 +64,9 @@ class LocalPostgres:
     def is_running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").exists():
             return False
-        return self._run(find_pg_binary("pg_ctl"), "status", "-D", str(self.data_dir)).returncode == 0
+        return (
+            self._run(find_pg_binary("pg_ctl"), "status", "-D", str(self.data_dir)).returncode == 0
+        )
 
     def _log_tail(self, lines: int = 5) -> str:
         try:
@@ -104,8 +108,10 @@ class LocalPostgres:
         try:
             result = self._run(
                 find_pg_binary("initdb"),
-                "-D", str(self.data_dir),
-                "-U", self.settings.postgres_user,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.settings.postgres_user,
                 f"--pwfile={pwfile}",
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
@@ -139,11 +145,17 @@ class LocalPostgres:
         process.hand_over(self.log_file)
         options = f"-c listen_addresses=localhost -p {port} -c unix_socket_directories=''"
         result = self._run(
-            find_pg_binary("pg_ctl"), "start",
-            "-D", str(self.data_dir),
-            "-l", str(self.log_file),
-            "-o", options,
-            "-w", "-t", str(START_TIMEOUT_S),
+            find_pg_binary("pg_ctl"),
+            "start",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
         )
         if result.returncode != 0:
             raise ServiceError(
@@ -159,14 +171,18 @@ class LocalPostgres:
 
         dbname = self.settings.postgres_db
         with psycopg.connect(self.settings.postgres_conninfo("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchall()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+            ).fetchall()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
     def down(self) -> str:
         if not self.is_running():
             return "not running"
-        result = self._run(find_pg_binary("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w")
+        result = self._run(
+            find_pg_binary("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"
+        )
         if result.returncode != 0:
             raise ServiceError(f"pg_ctl stop failed: {result.stderr.strip()}")
         return "stopped"
