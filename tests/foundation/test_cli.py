@@ -60,3 +60,10 @@ def test_bad_kafka_bootstrap_names_the_variable(stack_cli):
     result = stack_cli("config", extra_env={"KAFKA_BOOTSTRAP_SERVERS": "localhost"})
     assert result.returncode == 2
     assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
+
+
+def test_logs_show_the_servers_output(stack_cli):
+    postgres = stack_cli("logs", "postgres", check=True)
+    assert "database system is ready to accept connections" in postgres.stdout
+    kafka = stack_cli("logs", "kafka", check=True)
+    assert "Kafka Server started" in kafka.stdout or "KafkaRaftServer" in kafka.stdout
