@@ -1,0 +1,143 @@
+"""The embedded warehouse: one DuckDB file, schema `raw`, one transaction per table.
+
+Each table's data and its watermark in `raw._load_state` commit together, so a load that dies
+half way (process killed, disk full) leaves every table either fully loaded up to its new
+watermark or untouched at its old one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from stack.errors import StackError
+from stack.warehouse.load.merge import merge_sql
+from stack.warehouse.load.sources import TableSpec
+from stack.warehouse.load.types import duckdb_ident as q
+
+STATE_TABLE = "_load_state"
+_STATE_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE TABLE IF NOT EXISTS raw.{STATE_TABLE} (
+    table_name    VARCHAR PRIMARY KEY,
+    cursor_column VARCHAR NOT NULL,
+    cursor_value  TIMESTAMP WITH TIME ZONE NOT NULL,  -- every source row version below it is here
+    rows          BIGINT NOT NULL,                    -- rows copied by the last load
+    loaded_at     TIMESTAMP WITH TIME ZONE NOT NULL
+);
+"""
+
+
+def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse file, or one clear line when another process holds it."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        detail = str(error).strip().splitlines()[0]
+        raise StackError(
+            f"cannot open the DuckDB warehouse {path}: {detail} (another `stack load`, "
+            "`stack transform` or DuckDB client has it open: wait for it or close it)"
+        ) from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class DuckDBTarget:
+    name = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def where(self) -> str:
+        return str(self.path)
+
+    def __enter__(self) -> DuckDBTarget:
+        self.con = open_duckdb(self.path)
+        self.con.execute(_STATE_DDL)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def watermark(self, table: str) -> datetime | None:
+        rows = self.con.execute(
+            f"SELECT cursor_value FROM raw.{STATE_TABLE} WHERE table_name = ?", [table]
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def write(
+        self, spec: TableSpec, reader: pa.RecordBatchReader, *, hi: datetime, full_refresh: bool
+    ) -> int:
+        """Merge the stream into raw.<table> and set its watermark to `hi`, atomically."""
+        con = self.con
+        table = f"raw.{q(spec.name)}"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if full_refresh:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+                con.execute(f"DELETE FROM raw.{STATE_TABLE} WHERE table_name = ?", [spec.name])
+            self._ensure_table(spec)
+            con.register("_stack_extract", reader)
+            casts = ", ".join(
+                f"CAST({q(c.name)} AS {c.duckdb_type}) AS {q(c.name)}" for c in spec.columns
+            )
+            columns = ", ".join(q(name) for name in spec.column_names)
+            if not con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall():
+                # Empty target (first load, full refresh): nothing to merge with.
+                rows = con.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {casts} FROM _stack_extract"
+                ).fetchall()[0][0]
+            else:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _stack_batch AS "
+                    f"SELECT {casts} FROM _stack_extract"
+                )
+                rows = con.execute("SELECT count(*) FROM _stack_batch").fetchall()[0][0]
+                if rows:
+                    con.execute(merge_sql(spec, table=table, source="_stack_batch", ident=q))
+                con.execute("DROP TABLE _stack_batch")
+            con.unregister("_stack_extract")
+            con.execute(
+                f"INSERT OR REPLACE INTO raw.{STATE_TABLE} VALUES (?, ?, ?, ?, current_timestamp)",
+                [spec.name, spec.cursor, hi, rows],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(rows)
+
+    def _ensure_table(self, spec: TableSpec) -> None:
+        """Create raw.<table>, or add the columns the source gained since the last load."""
+        existing = dict(
+            self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE schema_name = 'raw' AND table_name = ?",
+                [spec.name],
+            ).fetchall()
+        )
+        table = f"raw.{q(spec.name)}"
+        if not existing:
+            body = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in spec.columns)
+            self.con.execute(f"CREATE TABLE {table} ({body})")
+            return
+        for column in spec.columns:
+            found = existing.get(column.name)
+            if found is None:
+                self.con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {q(column.name)} {column.duckdb_type}"
+                )
+            elif found != column.duckdb_type:
+                raise StackError(
+                    f"column {spec.name}.{column.name} is {column.pg_type} in PostgreSQL "
+                    f"({column.duckdb_type}) but {found} in the warehouse: reload the table "
+                    f"with `stack load --full-refresh --tables {spec.name}`"
+                )
