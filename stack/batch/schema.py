@@ -12,18 +12,25 @@ DDL = """
 -- One row per file seen: the manifest that makes ingest idempotent.
 CREATE TABLE IF NOT EXISTS ingest_files (
     path            text PRIMARY KEY,       -- relative to the incoming directory
-    sha256          text NOT NULL,
+    sha256          text NOT NULL,          -- of the version last seen under this path
     size_bytes      bigint NOT NULL,
-    kind            text NOT NULL,          -- csv | statement | invoice | unknown
+    kind            text NOT NULL,          -- csv | statement | invoice | pdf | unknown
     status          text NOT NULL,          -- loaded | failed
-    rows            integer NOT NULL DEFAULT 0,
+    rows            integer NOT NULL DEFAULT 0,  -- transactions (csv) or line items (pdf)
     rejected_rows   integer NOT NULL DEFAULT 0,
-    error           text,                   -- why the file failed (status = failed)
+    reason          text,                   -- failed: a stable code (empty_csv, encrypted_pdf, ...)
+    error           text,                   -- failed: the code and where (line, field, value)
+    moved_to        text,                   -- failed: where the file went (the rejected dir)
     ingested_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
--- CSV statement rows, typed, with where each came from.
+-- CSV statement rows, typed, with where each came from. The bulk table, tuned for COPY:
+-- source_file and file_sha256 default to settings the ingest sets once per file (SET LOCAL
+-- stack.batch_file / stack.batch_file_sha256), so the COPY stream does not repeat them on
+-- every row; source_file names an ingest_files.path, written in the same transaction (no
+-- foreign key: its per-row check would cost more than the rest of the load); BRIN indexes
+-- (rows arrive in file and time order) cost almost nothing to maintain.
 CREATE TABLE IF NOT EXISTS batch_transactions (
     transaction_id  text PRIMARY KEY,
     account_id      text NOT NULL,
@@ -33,14 +40,17 @@ CREATE TABLE IF NOT EXISTS batch_transactions (
     category        text NOT NULL,
     amount          numeric(12,2) NOT NULL,
     currency        text NOT NULL,
-    source_file     text NOT NULL REFERENCES ingest_files (path),
+    source_file     text NOT NULL DEFAULT current_setting('stack.batch_file')
+                    CHECK (source_file <> ''),
     source_line     integer NOT NULL,
-    file_sha256     text NOT NULL,
+    file_sha256     text NOT NULL DEFAULT current_setting('stack.batch_file_sha256')
+                    CHECK (file_sha256 <> ''),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS batch_transactions_updated_at_idx
-    ON batch_transactions (updated_at, transaction_id);
-CREATE INDEX IF NOT EXISTS batch_transactions_source_file_idx ON batch_transactions (source_file);
+    ON batch_transactions USING brin (updated_at);
+CREATE INDEX IF NOT EXISTS batch_transactions_source_file_idx
+    ON batch_transactions USING brin (source_file);
 
 -- PDF documents (account statements and invoices) with their extracted text.
 CREATE TABLE IF NOT EXISTS documents (
@@ -85,16 +95,18 @@ CREATE INDEX IF NOT EXISTS document_line_items_updated_at_idx
 -- Rows that could not load, with the raw text and why: nothing is lost.
 CREATE TABLE IF NOT EXISTS ingest_rejects (
     reject_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    file            text NOT NULL,
+    file            text NOT NULL,          -- ingest_files.path
     file_sha256     text NOT NULL,
-    line            integer,
+    line            integer,                -- 1 is the header
+    field           text,                   -- the column at fault (none: the whole line)
     reason          text NOT NULL,          -- a stable kind: wrong_column_count, bad_date, ...
     detail          text NOT NULL,
-    raw             text,
+    raw             text,                   -- the line as it was in the file
     rejected_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS ingest_rejects_updated_at_idx ON ingest_rejects (updated_at, reject_id);
+CREATE INDEX IF NOT EXISTS ingest_rejects_file_idx ON ingest_rejects (file);
 """
 
 

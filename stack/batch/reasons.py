@@ -1,0 +1,49 @@
+"""Why a file or a row did not load: stable reason codes (scripts and tests match on them)
+and the exception that carries one."""
+
+from __future__ import annotations
+
+# A whole file is refused: `ingest_files.status = 'failed'`, the file moves to the rejected
+# directory with `<name>.reason.txt` beside it.
+FILE_REASONS: dict[str, str] = {
+    "empty_file": "the file is zero bytes long",
+    "unknown_file_type": "neither .csv nor .pdf",
+    "duplicate_file": "the same bytes were already loaded under another name",
+    "not_utf8": "a CSV that is not UTF-8 text",
+    "bad_line_endings": "a CSV with bare carriage returns (old Mac line endings)",
+    "empty_csv": "a CSV with a header and no rows",
+    "wrong_header": "a CSV whose header is not the statement columns",
+    "unparseable_csv": "a CSV whose rows cannot be matched to its lines",
+    "not_a_pdf": "a .pdf that does not start with %PDF-",
+    "corrupt_pdf": "a PDF that is truncated or cannot be parsed",
+    "encrypted_pdf": "a PDF that needs a password",
+    "unrecognised_document": "a PDF that is neither an account statement nor an invoice",
+    "incomplete_document": "a statement or invoice missing a field or its line-item table",
+    "bad_line_item": "a line-item table cell that is not a date, quantity or amount",
+    "totals_mismatch": "the line items do not add up to the totals the document states",
+}
+
+# One CSV row is refused: a row in `ingest_rejects`; the file's other rows load.
+ROW_REASONS: dict[str, str] = {
+    "wrong_column_count": "more or fewer fields than the header",
+    "missing_field": "an empty transaction_id, account_id, posted_date, amount or currency",
+    "bad_date": "posted_date is not a real YYYY-MM-DD date",
+    "bad_amount": "amount is not a number with at most 2 decimals",
+    "amount_out_of_range": "amount does not fit numeric(12,2)",
+    "unknown_currency": "currency is not an ISO 4217 code the stack knows",
+    "duplicate_id": "transaction_id already appears on an earlier line of the same file",
+    "duplicate_id_other_file": "transaction_id was already loaded from another file",
+}
+
+
+class BadFile(Exception):
+    """The file cannot be loaded, for `reason` (a FILE_REASONS key); `detail` says where."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in FILE_REASONS, reason
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
