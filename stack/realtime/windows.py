@@ -1,0 +1,264 @@
+"""Per-merchant one-minute tumbling-window totals: a stateful Quix Application of its own.
+
+Why its own Application (and consumer group, and process): Quix's stateful processing
+(RocksDB state, changelog topics) runs several times slower per message than the stateless
+sink path; inside the sink's Application it would cap the sink. Beside it, it reads the same
+topic at its own pace, and `stack consume` starts it as a child process.
+
+What it counts: each new transaction once (its version-1 event), in the minute of its
+`created_at`, per merchant; so at any time where it has caught up,
+`merchant_minute_totals` equals
+    SELECT merchant, date_trunc('minute', created_at), count(*), sum(amount)
+    FROM transactions_sink GROUP BY 1, 2
+(updates carry the same created_at and amount, so the sink's newest versions agree).
+
+How: validate (as the sink does; invalid events are the sink's to dead-letter) -> keep
+version 1 -> drop a transaction seen before (a replay; state keyed by transaction_id) ->
+re-key by merchant (`group_by`, a repartition topic) -> event time = created_at -> tumbling
+window of 60 s with count and sum (in cents: exact) -> `.current()`, so every update is
+upserted and a minute's row is right without waiting for the window to close.
+
+Exactly-once processing (Kafka transactions) keeps the state, the repartition topic and the
+offsets consistent through crashes; the sink writes absolute totals with an upsert, so
+writing one again after a crash is harmless. Windows accept events up to GRACE late (out of
+order across partitions); later ones are counted as `late_events` and not added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+from quixstreams import Application
+from quixstreams.dataframe.windows import Count, Sum
+from quixstreams.sinks import BaseSink, SinkBackpressureError
+
+from stack.db import connect
+from stack.errors import ServiceError
+from stack.realtime.events import Rejected, validate
+from stack.realtime.runner import StopWhen
+from stack.realtime.schema import ensure_schema
+from stack.realtime.topics import FAST_GROUP, ensure_topic, windows_group
+from stack.realtime.writer import backoff, is_connection_problem
+from stack.settings import Settings
+
+WINDOW = timedelta(minutes=1)
+GRACE = timedelta(minutes=5)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+UPSERT_TOTALS = """
+INSERT INTO merchant_minute_totals (merchant, window_start, window_end, transactions, amount_sum)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (merchant, window_start) DO UPDATE SET
+    window_end = excluded.window_end, transactions = excluded.transactions,
+    amount_sum = excluded.amount_sum, updated_at = clock_timestamp()
+WHERE (merchant_minute_totals.transactions, merchant_minute_totals.amount_sum)
+    IS DISTINCT FROM (excluded.transactions, excluded.amount_sum)
+"""
+
+
+def to_cents(amount: str) -> int:
+    """An amount as validated ('12', '12.5', '12.05') in cents, exactly."""
+    whole, _, fraction = amount.partition(".")
+    return int(whole) * 100 + int(fraction.ljust(2, "0"))
+
+
+def window_input(value: bytes, key: bytes, _timestamp: int, _headers: object) -> dict | None:
+    """What the window needs from a valid version-1 event; None for anything else."""
+    event = validate(key, value)
+    if type(event) is Rejected or event["version"] != 1:
+        return None
+    return {
+        "merchant": event["merchant"],
+        "cents": to_cents(event["amount"]),
+        "created_ms": (event["created_at"] - EPOCH) // MILLISECOND,
+    }
+
+
+def first_time(_value: dict, state) -> bool:
+    """True the first time a transaction id (the message key) comes; replays are dropped."""
+    if state.get("seen"):
+        return False
+    state.set("seen", 1)
+    return True
+
+
+class WindowTotalsSink(BaseSink):
+    """Upserts the newest totals of each (merchant, minute) at each checkpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            on_client_connect_success=lambda: None, on_client_connect_failure=lambda error: None
+        )
+        self.settings = settings
+        self.conn: psycopg.Connection | None = None
+        self.pending: dict[tuple[str, int], tuple[int, int, int]] = {}
+        self.failures = 0
+        self.rows_written = 0
+
+    def setup(self) -> None:
+        self._connect()
+
+    def _connect(self) -> psycopg.Connection:
+        if self.conn is None or self.conn.closed:
+            self.conn = connect(self.settings)
+            ensure_schema(self.conn)
+            self.conn.commit()
+        return self.conn
+
+    def add(self, value, key, timestamp, headers, topic, partition, offset) -> None:
+        # Totals only grow within a partition's order: the last one seen is the newest.
+        self.pending[(key, value["start"])] = (
+            value["end"],
+            value["transactions"],
+            value["amount_cents"],
+        )
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = [
+            (merchant, _time(start), _time(end), transactions, Decimal(cents).scaleb(-2))
+            for (merchant, start), (end, transactions, cents) in self.pending.items()
+        ]
+        try:
+            conn = self._connect()
+            with conn.cursor() as cursor:
+                cursor.executemany(UPSERT_TOTALS, rows)
+            conn.commit()
+        except (psycopg.Error, ServiceError) as error:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+            if not is_connection_problem(error):
+                raise
+            self.failures += 1
+            delay = backoff(self.failures)
+            print(
+                f"windows: PostgreSQL unavailable; nothing committed, retrying in {delay:.1f} s",
+                file=sys.stderr,
+            )
+            raise SinkBackpressureError(retry_after=delay) from None
+        finally:
+            self.pending = {}
+        self.failures = 0
+        self.rows_written += len(rows)
+
+    def on_paused(self) -> None:
+        self.pending = {}
+
+    @property
+    def idle(self) -> bool:
+        return not self.pending and self.failures == 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _time(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
+def run_windows(
+    settings: Settings,
+    *,
+    idle_timeout: float | None = None,
+    max_messages: int | None = None,
+    commit_interval: float = 1.0,
+    watch_stdin: bool = False,
+) -> dict:
+    """Run the window Application until a stop condition; return a summary."""
+    ensure_topic(settings)
+    late = {"events": 0}
+
+    def on_late(*_args: object) -> bool:
+        late["events"] += 1
+        return False  # counted in the summary instead of one log line each
+
+    group = windows_group(settings)
+    sink = WindowTotalsSink(settings)
+    stopper = StopWhen(
+        settings,
+        group=group,
+        topic=settings.transactions_topic,
+        idle_timeout=idle_timeout,
+        max_messages=max_messages,
+        is_idle=lambda: sink.idle,
+        watch_stdin=watch_stdin,
+    )
+    app = Application(
+        broker_address=settings.kafka_bootstrap_servers,
+        consumer_group=group,
+        auto_offset_reset="earliest",
+        commit_interval=commit_interval,
+        consumer_extra_config=FAST_GROUP,
+        processing_guarantee="exactly-once",
+        state_dir=settings.stack_home / "quix-state",
+        on_message_processed=stopper.on_message,
+        loglevel="ERROR",
+    )
+    topic = app.topic(
+        settings.transactions_topic, value_deserializer="bytes", key_deserializer="bytes"
+    )
+    sdf = app.dataframe(topic)
+    sdf = sdf.apply(window_input, metadata=True).filter(lambda value: value is not None)
+    sdf = sdf.filter(first_time, stateful=True)
+    sdf = sdf.group_by("merchant")
+    stopper.internal_topics = [t.name for t in sdf.topics if t.name != topic.name]
+    sdf = sdf.set_timestamp(lambda value, _key, _ts, _headers: value["created_ms"])
+    sdf = (
+        sdf.tumbling_window(WINDOW, grace_ms=GRACE, on_late=on_late)
+        .agg(transactions=Count(), amount_cents=Sum("cents"))
+        .current()
+    )
+    sdf.sink(sink)
+    stopper.start(app)
+    began = time.monotonic()
+    try:
+        app.run()
+    finally:
+        stopper.close()
+        sink.close()
+    return {
+        "messages": stopper.messages,
+        "window_updates": sink.rows_written,
+        "late_events": late["events"],
+        "seconds": round(time.monotonic() - began, 3),
+        "stopped_by": stopper.reason or "signal",
+    }
+
+
+def main() -> None:
+    """Entry of the child process `stack consume` starts: settings come from the environment;
+    it stops when its standard input closes (so run it with a pipe there, never /dev/null),
+    and prints its summary as one JSON object on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m stack.realtime.windows")
+    parser.add_argument("--idle-timeout", type=float)
+    parser.add_argument("--max-messages", type=int)
+    parser.add_argument("--commit-interval", type=float, default=1.0)
+    args = parser.parse_args()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until Quix's handler: the parent decides
+    from stack.settings import load_settings
+
+    summary = run_windows(
+        load_settings(),
+        idle_timeout=args.idle_timeout,
+        max_messages=args.max_messages,
+        commit_interval=args.commit_interval,
+        watch_stdin=True,
+    )
+    with contextlib.suppress(BrokenPipeError):  # the parent may be gone
+        print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Two consumers in one group share a multi-partition topic; together they are exact."""
+
+from __future__ import annotations
+
+import json
+
+from stack.realtime.topics import OffsetsProbe
+from tests.realtime.conftest import (
+    START,
+    dlq_reasons,
+    expected_run,
+    finish,
+    sink_state,
+    start_stack,
+    wait_until,
+)
+
+SEED, COUNT = 17, 30_000
+
+
+def test_two_consumers_in_one_group_give_the_exact_result(settings):
+    settings = settings.model_copy(update={"transactions_partitions": 4})
+    # A paced producer, so that the stream is still flowing when both consumers have joined.
+    producer = start_stack(
+        settings,
+        "produce",
+        "--count",
+        str(COUNT),
+        "--rate",
+        "5000",
+        "--seed",
+        str(SEED),
+        "--start",
+        START.isoformat(),
+        "--bad-ratio",
+        "0.01",
+        "--json",
+    )
+    wait_until(lambda: sink_topic_exists(settings), timeout=60, what="the topic")
+    consumers = [
+        start_stack(
+            settings,
+            "consume",
+            "--no-windows",
+            "--idle-timeout",
+            "2",
+            "--commit-interval",
+            "0.3",
+            "--json",
+        )
+        for _ in range(2)
+    ]
+    assert json.loads(finish(producer)[0])["partitions"] == 4
+    summaries = [json.loads(finish(consumer)[0]) for consumer in consumers]
+
+    assert all(summary["messages"] > 0 for summary in summaries), summaries
+    assert sum(summary["messages"] for summary in summaries) >= COUNT
+    expected = expected_run(SEED, COUNT, bad_ratio=0.01, step_ms=1000 / 5000)
+    assert sink_state(settings) == expected.newest
+    assert dlq_reasons(settings) == expected.malformed
+
+
+def sink_topic_exists(settings) -> bool:
+    with OffsetsProbe(settings, settings.consumer_group) as probe:
+        return probe.partitions(settings.transactions_topic) is not None
