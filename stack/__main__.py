@@ -1,3 +1,4 @@
-from stack.cli import main
+if __name__ == "__main__":
+    from stack.cli import main
 
-main()
+    main()

@@ -40,3 +40,11 @@ def run_sql(settings: Settings, query: str) -> dict:
             "rowcount": cursor.rowcount,
             "status": cursor.statusmessage,
         }
+
+
+def apply_ddl(conn: psycopg.Connection, ddl: str, *, name: str) -> None:
+    """Run idempotent DDL (`CREATE ... IF NOT EXISTS`) under an advisory lock named `name`:
+    processes that start together (two consumers, the window process, two ingests) would
+    otherwise collide in pg_type. Sent with the DDL as one query, so the transaction-level
+    lock holds until the end of it even on an autocommit connection."""
+    conn.execute(f"SELECT pg_advisory_xact_lock(hashtext('{name}'));\n" + ddl)

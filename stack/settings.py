@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # --- warehouse ---------------------------------------------------------------------------
     warehouse_target: Literal["duckdb", "snowflake"] = "duckdb"
     warehouse_duckdb_path: Path = Path(".stack/warehouse.duckdb")
+    # Only used when pg_stat_activity hides some sessions of the source database (another role,
+    # without pg_read_all_stats): loads then stop this many seconds short of "now".
+    warehouse_fallback_lag_seconds: float = Field(300, ge=0)
 
     snowflake_account: str | None = None
     snowflake_user: str | None = None
@@ -78,6 +81,9 @@ class Settings(BaseSettings):
     snowflake_host: str | None = None
     snowflake_port: int | None = Field(None, ge=1, le=65535)
     snowflake_protocol: Literal["https", "http"] = "https"
+    # The longest one Snowflake statement of `stack load` may take; it also ends the connector's
+    # retries when the server keeps failing (otherwise it retries for ever).
+    snowflake_timeout_seconds: int = Field(3600, ge=1)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stack.batch.status import batch_section
+from stack.realtime.status import realtime_status
 from stack.services import get_backend, recorded_backend, resolve_backend_name
 from stack.services.probe import kafka_status, postgres_status
 from stack.settings import Settings
+from stack.warehouse.status import warehouse_section
 
 # Pipelines add a function here that returns (section name, data) or None when they have
 # nothing to say yet (their tables or topics do not exist).
 PipelineSection = Callable[[Settings], "tuple[str, dict] | None"]
 PIPELINE_SECTIONS: list[PipelineSection] = []
+PIPELINE_SECTIONS.append(batch_section)
+PIPELINE_SECTIONS.append(realtime_status)
+PIPELINE_SECTIONS.append(warehouse_section)
 
 
 def collect_status(settings: Settings) -> dict:

@@ -48,7 +48,8 @@ def services() -> Services:
 
 @pytest.fixture
 def settings(services: Services, tmp_path: Path) -> Settings:
-    """Settings for one test: a fresh database, topic, consumer group and warehouse file."""
+    """Settings for one test: a fresh database, topic, consumer group, warehouse file and
+    batch folders."""
     suffix = uuid.uuid4().hex[:10]
     dbname = f"t_{suffix}"
     admin = services.settings.postgres_conninfo("postgres")
@@ -60,6 +61,8 @@ def settings(services: Services, tmp_path: Path) -> Settings:
             "transactions_topic": f"transactions-{suffix}",
             "consumer_group": f"sink-{suffix}",
             "warehouse_duckdb_path": tmp_path / "warehouse.duckdb",
+            "batch_incoming_dir": tmp_path / "incoming",
+            "batch_rejected_dir": tmp_path / "rejected",
         }
     )
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import psycopg
 
+from stack.db import apply_ddl
+
 DDL = """
 -- One row per file seen: the manifest that makes ingest idempotent.
 CREATE TABLE IF NOT EXISTS ingest_files (
@@ -111,5 +113,5 @@ CREATE INDEX IF NOT EXISTS ingest_rejects_file_idx ON ingest_rejects (file);
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create the batch tables if missing (idempotent)."""
-    conn.execute(DDL)
+    """Create the batch tables if missing (idempotent; safe when run concurrently)."""
+    apply_ddl(conn, DDL, name="stack.batch.schema")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -18,9 +19,13 @@ app = typer.Typer(
 )
 
 
+# The command modules, in the order `stack --help` lists them; each decorates `app`.
+COMMAND_MODULES = ("services", "realtime", "batch", "warehouse", "pipelines")
+
+
 def _register() -> None:
-    # Imported here so that each module can decorate `app` (and add its sub-apps).
-    from stack.cli import services  # noqa: F401
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"stack.cli.{name}")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stack.cli import app
 from stack.console import err, print_json
+from stack.realtime.report import consumed_line, produced_line
 from stack.settings import get_settings
 
 
@@ -32,40 +33,6 @@ class _Rate:
     def __call__(self, done: int) -> str:
         seconds = time.monotonic() - self.began
         return f"{done / seconds:,.0f}/s" if seconds > 0 else ""
-
-
-def _consumed_line(summary: dict) -> str:
-    reasons = ", ".join(f"{k} {v}" for k, v in summary["reasons"].items())
-    line = (
-        f"consumed {summary['messages']:,} messages in {summary['seconds']:.1f} s "
-        f"({summary['messages_per_s']:,}/s): {summary['valid']:,} valid, "
-        f"{summary['dead_lettered']:,} dead-lettered{f' ({reasons})' if reasons else ''}; "
-        f"transactions_sink holds {_count(summary['sink_rows'])} rows, transactions_dlq "
-        f"{_count(summary['dlq_rows'])} (stopped: {summary['stopped_by']})"
-    )
-    windows = summary.get("windows")
-    if windows and "window_updates" in windows:
-        line += (
-            f"\nwindow totals: {windows['messages']:,} messages, "
-            f"{windows['window_updates']:,} row updates, {windows['late_events']} late events"
-        )
-    return line
-
-
-def _count(rows: int | None) -> str:
-    return "?" if rows is None else f"{rows:,}"
-
-
-def _produced_line(summary: dict) -> str:
-    kinds = ", ".join(f"{k} {v}" for k, v in summary["malformed_kinds"].items())
-    return (
-        f"produced {summary['events']:,} events in {summary['seconds']:.1f} s "
-        f"({summary['events_per_s']:,}/s) to {summary['topic']} "
-        f"({summary['partitions']} partitions): {summary['unique_transactions']:,} new "
-        f"transactions, {summary['updates']:,} updates, {summary['malformed']:,} malformed"
-        f"{f' ({kinds})' if kinds else ''}; seed {summary['seed']}"
-        f"{' (interrupted)' if summary['interrupted'] else ''}"
-    )
 
 
 def _notice(text: str) -> None:
@@ -125,7 +92,7 @@ def produce(
     if json_:
         print_json(summary)
     else:
-        err.print(_produced_line(summary), highlight=False, soft_wrap=True)
+        err.print(produced_line(summary), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -168,7 +135,7 @@ def consume(
     if json_:
         print_json(summary)
     else:
-        err.print(_consumed_line(summary), highlight=False, soft_wrap=True)
+        err.print(consumed_line(summary), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -208,5 +175,5 @@ def stream(
     if json_:
         print_json(summary)
     else:
-        err.print(_produced_line(summary["produced"]), highlight=False, soft_wrap=True)
-        err.print(_consumed_line(summary["consumed"]), highlight=False, soft_wrap=True)
+        err.print(produced_line(summary["produced"]), highlight=False, soft_wrap=True)
+        err.print(consumed_line(summary["consumed"]), highlight=False, soft_wrap=True)

@@ -28,30 +28,18 @@ class ServiceChoice(StrEnum):
 def up(
     backend: BackendChoice | None = typer.Option(
         None,
-        help="Where to run the services (default: the one running, STACK_BACKEND, or "
-        "docker when an engine answers, else local).",
+        help="Where to run the services (default: STACK_BACKEND, else the one `stack up` "
+        "started, else docker when an engine answers, else local).",
     ),
 ) -> None:
     """Start PostgreSQL and Kafka (idempotent: says so when they are already up)."""
-    from stack.services import get_backend, record_backend, recorded_backend
+    from stack.services import resolve_backend_name, start_services
 
     settings = get_settings()
-    running = recorded_backend(settings)
-    if backend is not None and running and running != backend.value:
-        from stack.errors import ServiceError
-
-        raise ServiceError(f"the {running} backend is running: `stack down` it first")
-    chosen = get_backend(settings, backend.value if backend else None)
-    err.print(f"backend: [bold]{chosen.name}[/]")
+    requested = backend.value if backend else None
+    err.print(f"backend: [bold]{resolve_backend_name(settings, requested)}[/]")
     started = time.monotonic()
-    record_backend(settings, chosen.name)
-    try:
-        for name, what in chosen.up():
-            err.print(f"  {name}: {what}")
-    except BaseException:
-        if not chosen.is_running():
-            record_backend(settings, None)
-        raise
+    start_services(settings, requested, lambda name, what: err.print(f"  {name}: {what}"))
     err.print(
         f"ready in {time.monotonic() - started:.1f} s "
         f"(postgres {settings.postgres_host}:{settings.postgres_port}, "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import psycopg
 
+from stack.db import apply_ddl
+
 DDL = """
 -- The newest state of each transaction: upserted, and an older version never wins.
 CREATE TABLE IF NOT EXISTS transactions_sink (
@@ -63,13 +65,6 @@ CREATE INDEX IF NOT EXISTS merchant_minute_totals_updated_at_idx
 """
 
 
-# CREATE TABLE IF NOT EXISTS is not safe against a concurrent CREATE of the same table (a
-# unique violation in pg_type): processes that start together (two consumers, the window
-# process) take this lock first. Sent with the DDL as one query, so that it holds until the
-# end of it even on an autocommit connection.
-SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('stack.realtime.schema'));\n"
-
-
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create the realtime tables if missing (idempotent; safe when run concurrently)."""
-    conn.execute(SCHEMA_LOCK + DDL)
+    apply_ddl(conn, DDL, name="stack.realtime.schema")

@@ -6,8 +6,10 @@ credentials from the settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+from stack.errors import ServiceError
 from stack.settings import Settings
 
 BACKEND_STATE_FILE = "backend"  # under STACK_HOME: which backend `stack up` last started
@@ -62,3 +64,25 @@ def get_backend(settings: Settings, requested: str | None = None) -> Backend:
 
     backends = {"docker": DockerBackend, "local": LocalBackend, "external": ExternalBackend}
     return backends[resolve_backend_name(settings, requested)](settings)
+
+
+def start_services(
+    settings: Settings,
+    requested: str | None = None,
+    on_started: Callable[[str, str], None] = lambda name, what: None,
+) -> Backend:
+    """`stack up`: start (or find running) every service with the chosen backend and record
+    it, so later commands use the same one. `on_started(service, what it did)` per service."""
+    running = recorded_backend(settings)
+    if requested is not None and running and running != requested:
+        raise ServiceError(f"the {running} backend is running: `stack down` it first")
+    backend = get_backend(settings, requested)
+    record_backend(settings, backend.name)
+    try:
+        for name, what in backend.up():
+            on_started(name, what)
+    except BaseException:
+        if not backend.is_running():
+            record_backend(settings, None)
+        raise
+    return backend

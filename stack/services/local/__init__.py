@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from stack.errors import ServiceError
 from stack.services.local.kafka import LocalKafka
 from stack.services.local.postgres import LocalPostgres
 from stack.settings import Settings
@@ -26,8 +27,17 @@ class LocalBackend:
             yield name, self.services[name].up()
 
     def down(self, services: list[str] | None = None) -> Iterator[tuple[str, str]]:
+        # Every service gets its stop even when an earlier one fails: a failed Kafka stop
+        # must not leave PostgreSQL running. The first failure is raised at the end.
+        failure: ServiceError | None = None
         for name in reversed(services or list(self.services)):
-            yield name, self.services[name].down()
+            try:
+                yield name, self.services[name].down()
+            except ServiceError as error:
+                failure = failure or error
+                yield name, f"failed to stop: {error}"
+        if failure is not None:
+            raise failure
 
     def restart(self, service: str) -> None:
         self.services[service].down()
