@@ -11,13 +11,10 @@ from stack.services.probe import kafka_status, postgres_status
 from stack.settings import Settings
 from stack.warehouse.status import warehouse_section
 
-# Pipelines add a function here that returns (section name, data) or None when they have
-# nothing to say yet (their tables or topics do not exist).
+# Each pipeline's report on itself: (section name, data), or None while it has nothing to say
+# (its tables or topics do not exist yet).
 PipelineSection = Callable[[Settings], "tuple[str, dict] | None"]
-PIPELINE_SECTIONS: list[PipelineSection] = []
-PIPELINE_SECTIONS.append(batch_section)
-PIPELINE_SECTIONS.append(realtime_status)
-PIPELINE_SECTIONS.append(warehouse_section)
+PIPELINE_SECTIONS: list[PipelineSection] = [realtime_status, batch_section, warehouse_section]
 
 
 def collect_status(settings: Settings) -> dict:
