@@ -17,12 +17,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from stack.services import Backend, get_backend
-from stack.services.ephemeral import ephemeral_services
+from stack.services.ephemeral import ephemeral_services, scratch_database
 from stack.settings import PROJECT_ROOT, Settings, load_settings
 
 
@@ -51,24 +49,15 @@ def settings(services: Services, tmp_path: Path) -> Settings:
     """Settings for one test: a fresh database, topic, consumer group, warehouse file and
     batch folders."""
     suffix = uuid.uuid4().hex[:10]
-    dbname = f"t_{suffix}"
-    admin = services.settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    yield services.settings.model_copy(
-        update={
-            "postgres_db": dbname,
-            "transactions_topic": f"transactions-{suffix}",
-            "consumer_group": f"sink-{suffix}",
-            "warehouse_duckdb_path": tmp_path / "warehouse.duckdb",
-            "batch_incoming_dir": tmp_path / "incoming",
-            "batch_rejected_dir": tmp_path / "rejected",
-        }
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
+    with scratch_database(
+        services.settings,
+        transactions_topic=f"transactions-{suffix}",
+        consumer_group=f"sink-{suffix}",
+        warehouse_duckdb_path=tmp_path / "warehouse.duckdb",
+        batch_incoming_dir=tmp_path / "incoming",
+        batch_rejected_dir=tmp_path / "rejected",
+    ) as configured:
+        yield configured
 
 
 def run_stack(

@@ -15,7 +15,6 @@ shared: the best run is the one least disturbed). Run: `just bench batch` or
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import shutil
@@ -23,19 +22,17 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pdfplumber
 import psycopg
-from psycopg import sql
 
+from bench import bench_services
 from stack.batch.formats import CSV_COLUMNS
 from stack.batch.generate import generate
 from stack.batch.ingest import ingest
-from stack.services.ephemeral import free_port
-from stack.services.local import LocalBackend
-from stack.settings import Settings, load_settings
+from stack.services.ephemeral import scratch_database
+from stack.settings import Settings
 
 PSQL = shutil.which("psql") or "/usr/bin/psql"
 CSV_NAMES = ", ".join(CSV_COLUMNS)
@@ -45,39 +42,6 @@ COLUMNS = (
 )
 
 
-@contextlib.contextmanager
-def postgres() -> Iterator[Settings]:
-    """A throw-away PostgreSQL (no Kafka: it would only take CPU), or the running one."""
-    if os.environ.get("STACK_BENCH_USE_RUNNING") == "1":
-        yield load_settings()
-        return
-    home = Path(tempfile.mkdtemp(prefix="stack-bench-", dir="/tmp"))
-    home.chmod(0o755)  # PostgreSQL may run as `nobody`: it must reach its data directory
-    settings = load_settings(
-        stack_backend="local", stack_home=home, postgres_port=free_port(), postgres_db="stack_bench"
-    )
-    backend = LocalBackend(settings)
-    try:
-        list(backend.up(["postgres"]))
-        yield settings
-    finally:
-        list(backend.down(["postgres"]))
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def fresh_database(settings: Settings) -> Iterator[Settings]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield settings.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def timed(action) -> float:
     started = time.perf_counter()
     action()
@@ -85,7 +49,7 @@ def timed(action) -> float:
 
 
 def stack_ingest(settings: Settings, folder: Path, scratch: Path) -> float:
-    with fresh_database(settings) as db:
+    with scratch_database(settings, "bench_") as db:
         rejected = scratch / f"rejected-{uuid.uuid4().hex[:6]}"
         seconds = timed(
             lambda: ingest(db, incoming_dir=folder, rejected_dir=rejected, show_progress=False)
@@ -95,7 +59,7 @@ def stack_ingest(settings: Settings, folder: Path, scratch: Path) -> float:
 
 
 def psql_copy(settings: Settings, path: Path, table_sql: str) -> float:
-    with fresh_database(settings) as db:
+    with scratch_database(settings, "bench_") as db:
         with psycopg.connect(db.postgres_conninfo(), autocommit=True) as conn:
             conn.execute(table_sql)
         env = {**os.environ, "PGPASSWORD": db.postgres_password.get_secret_value()}
@@ -122,7 +86,7 @@ def pandas_to_sql(settings: Settings, data: bytes) -> float:
     import pandas as pd
     from sqlalchemy import create_engine
 
-    with fresh_database(settings) as db:
+    with scratch_database(settings, "bench_") as db:
         engine = create_engine(db.postgres_url("postgresql+psycopg2"))
         try:
 
@@ -187,7 +151,7 @@ def main() -> None:
         pages = sum(len(pdfplumber.open(p).pages) for p in pdfs)
         head = b"".join(csv_path.read_bytes().splitlines(keepends=True)[: args.pandas_rows + 1])
 
-        with postgres() as settings:
+        with bench_services("postgres") as settings:
             runs: dict[str, list[float]] = {}
             bare = f"CREATE TABLE target ({COLUMNS})"
             keyed = (

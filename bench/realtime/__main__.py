@@ -19,11 +19,10 @@ the best run is the least disturbed). Run: `just bench realtime` or
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -33,6 +32,7 @@ from quixstreams import Application
 from quixstreams.sinks import BaseSink
 from quixstreams.sinks.community.postgresql import PostgreSQLSink
 
+from bench import bench_services
 from stack.realtime.consumer import consume
 from stack.realtime.generator import TransactionGenerator
 from stack.realtime.producer import produce, producer_config
@@ -46,32 +46,10 @@ from stack.realtime.writer import (
     UPSERT_SINK,
     sort_messages,
 )
-from stack.services.ephemeral import ephemeral_services
-from stack.settings import Settings, load_settings
+from stack.services.ephemeral import scratch_database
+from stack.settings import Settings
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-@contextlib.contextmanager
-def services() -> Iterator[Settings]:
-    if os.environ.get("STACK_BENCH_USE_RUNNING") == "1":
-        yield load_settings()
-        return
-    with ephemeral_services(prefix="stack-bench-") as (settings, _backend):
-        yield settings
-
-
-@contextlib.contextmanager
-def fresh_database(settings: Settings) -> Iterator[Settings]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield settings.model_copy(update={"postgres_db": name})
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def with_topic(settings: Settings, partitions: int) -> Settings:
@@ -139,7 +117,10 @@ MERGE_SINK = sql.SQL(
 def write_step(settings: Settings, rows: list[tuple], statement: sql.Composable) -> tuple:
     """Rows/s of COPY + `statement`, for all-new rows then all-conflicting ones."""
     rates = []
-    with fresh_database(settings) as db, psycopg.connect(db.postgres_conninfo()) as conn:
+    with (
+        scratch_database(settings, "bench_") as db,
+        psycopg.connect(db.postgres_conninfo()) as conn,
+    ):
         ensure_schema(conn)
         conn.execute(SETUP_STAGES)
         conn.commit()
@@ -216,7 +197,7 @@ def postgresql_sink(db: Settings) -> PostgreSQLSink:
 
 
 def consume_stack(settings: Settings, topic: str, events: int) -> float:
-    with fresh_database(settings) as db:
+    with scratch_database(settings, "bench_") as db:
         target = db.model_copy(
             update={"transactions_topic": topic, "consumer_group": f"bench-{uuid.uuid4().hex[:8]}"}
         )
@@ -226,7 +207,7 @@ def consume_stack(settings: Settings, topic: str, events: int) -> float:
 
 
 def consume_postgresql_sink(settings: Settings, topic: str, events: int) -> float:
-    with fresh_database(settings) as db:
+    with scratch_database(settings, "bench_") as db:
         return quix_consumer(db, topic, events, lambda: postgresql_sink(db), "json")
 
 
@@ -247,7 +228,7 @@ def main() -> None:
         f"{args.repeat}; {os.cpu_count()} cores, load average {load_before[0]:.2f}",
         flush=True,
     )
-    with services() as settings:
+    with bench_services() as settings:
         runs: dict[str, list[float]] = {}
 
         def measure(name: str, function: Callable[[], float]) -> None:

@@ -17,61 +17,22 @@ shared: the best run is the one least disturbed). Run: `just bench warehouse` or
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import psycopg
-from psycopg import sql
 
+from bench import bench_services
 from stack.batch.schema import ensure_schema as ensure_batch_schema
 from stack.realtime.schema import ensure_schema as ensure_realtime_schema
-from stack.services.ephemeral import free_port
-from stack.services.local import LocalBackend
-from stack.settings import Settings, load_settings
+from stack.services.ephemeral import scratch_database
+from stack.settings import Settings
 from stack.warehouse.load import load
 from stack.warehouse.transform import transform
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[Settings]:
-    """A throw-away PostgreSQL (no Kafka: it would only take CPU), or the running one."""
-    if os.environ.get("STACK_BENCH_USE_RUNNING") == "1":
-        yield load_settings()
-        return
-    home = Path(tempfile.mkdtemp(prefix="stack-bench-", dir="/tmp"))
-    home.chmod(0o755)  # PostgreSQL may run as `nobody`: it must reach its data directory
-    settings = load_settings(
-        stack_backend="local", stack_home=home, postgres_port=free_port(), postgres_db="stack_bench"
-    )
-    backend = LocalBackend(settings)
-    try:
-        list(backend.up(["postgres"]))
-        yield settings
-    finally:
-        list(backend.down(["postgres"]))
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def fresh_database(settings: Settings, work: Path) -> Iterator[Settings]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield settings.model_copy(
-            update={"postgres_db": name, "warehouse_duckdb_path": work / "warehouse.duckdb"}
-        )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def fill_sources(settings: Settings, rows: int) -> None:
@@ -160,7 +121,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="stack-bench-warehouse-"))
     results: list[tuple[str, str, str, str]] = []
     try:
-        with postgres() as server, fresh_database(server, work) as settings:
+        with (
+            bench_services("postgres") as server,
+            scratch_database(
+                server, "bench_", warehouse_duckdb_path=work / "warehouse.duckdb"
+            ) as settings,
+        ):
             started = time.perf_counter()
             fill_sources(settings, args.rows)
             print(

@@ -8,8 +8,12 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
 
 from stack.services.local import LocalBackend
 from stack.settings import Settings, load_settings
@@ -22,7 +26,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ephemeral_services(prefix: str = "stack-test-") -> Iterator[tuple[Settings, LocalBackend]]:
+def ephemeral_services(
+    prefix: str = "stack-test-", services: list[str] | None = None
+) -> Iterator[tuple[Settings, LocalBackend]]:
+    """Start `services` (default: all) in a temporary STACK_HOME on free ports; stop and
+    delete them afterwards."""
     # Not under a mode-700 directory: when we are root, PostgreSQL runs as `nobody`, which
     # must be able to walk down to its data directory.
     home = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("STACK_EPHEMERAL_DIR", "/tmp")))
@@ -40,8 +48,25 @@ def ephemeral_services(prefix: str = "stack-test-") -> Iterator[tuple[Settings, 
     )
     backend = LocalBackend(settings)
     try:
-        list(backend.up())
+        list(backend.up(services))
         yield settings, backend
     finally:
-        list(backend.down())
+        list(backend.down(services))
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_database(settings: Settings, prefix: str = "t_", **updates) -> Iterator[Settings]:
+    """A new, empty database on the server `settings` names; yields settings for it (with any
+    other `updates`), drops it afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    admin = settings.postgres_conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield settings.model_copy(update={"postgres_db": name, **updates})
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

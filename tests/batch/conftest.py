@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from stack.batch.generate import generate
+from stack.services.ephemeral import scratch_database
 from stack.settings import Settings
 
 # Small on purpose: enough rows for COPY and two PDF workers, quick on a busy 2-core machine.
@@ -50,16 +49,5 @@ def batch(settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="module")
 def module_db(services, tmp_path_factory) -> Settings:
     """A database (and directories) shared by one module's tests: for one expensive run."""
-    dbname = f"t_{uuid.uuid4().hex[:10]}"
-    admin = services.settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    configured = batch_settings(
-        services.settings.model_copy(update={"postgres_db": dbname}),
-        tmp_path_factory.mktemp("batch"),
-    )
-    yield configured
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
+    with scratch_database(services.settings) as configured:
+        yield batch_settings(configured, tmp_path_factory.mktemp("batch"))

@@ -62,8 +62,9 @@ def test_bad_kafka_bootstrap_names_the_variable(stack_cli):
     assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
 
 
-def test_logs_show_the_servers_output(stack_cli):
-    postgres = stack_cli("logs", "postgres", check=True)
-    assert "database system is ready to accept connections" in postgres.stdout
-    kafka = stack_cli("logs", "kafka", check=True)
-    assert "Kafka Server started" in kafka.stdout or "KafkaRaftServer" in kafka.stdout
+def test_logs_show_the_servers_output(stack_cli, settings):
+    for service in ("postgres", "kafka"):
+        log = settings.stack_home / "logs" / f"{service}.log"
+        last_line = log.read_text(errors="replace").strip().splitlines()[-1]
+        shown = stack_cli("logs", service, check=True).stdout
+        assert last_line in shown, f"{service}: the log's last line is not shown"

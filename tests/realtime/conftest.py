@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from stack.realtime.generator import TransactionGenerator
+from stack.services.ephemeral import scratch_database
 from stack.settings import PROJECT_ROOT, Settings
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # fixed, so that runs are reproducible
@@ -134,18 +134,9 @@ def sink_count(settings: Settings) -> int:
 def module_settings(services) -> Settings:
     """Settings (database, topic, groups) shared by one module's tests: one expensive run."""
     suffix = uuid.uuid4().hex[:10]
-    dbname = f"t_{suffix}"
-    admin = services.settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    yield services.settings.model_copy(
-        update={
-            "postgres_db": dbname,
-            "transactions_topic": f"transactions-{suffix}",
-            "consumer_group": f"sink-{suffix}",
-        }
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
+    with scratch_database(
+        services.settings,
+        transactions_topic=f"transactions-{suffix}",
+        consumer_group=f"sink-{suffix}",
+    ) as configured:
+        yield configured

@@ -10,12 +10,10 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from pydantic import SecretStr
 
-from stack.services.ephemeral import free_port
+from stack.services.ephemeral import free_port, scratch_database
 
 
 def _answers(port: int) -> bool:
@@ -99,19 +97,8 @@ def point_at_fakesnow(settings, port: int):
 @pytest.fixture(scope="module")
 def module_settings(services, tmp_path_factory):
     """Like `settings`, for a whole module: tests that share one expensive dbt build."""
-    suffix = uuid.uuid4().hex[:10]
-    dbname = f"t_{suffix}"
-    admin = services.settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     home = tmp_path_factory.mktemp("warehouse")
-    yield services.settings.model_copy(
-        update={
-            "postgres_db": dbname,
-            "warehouse_duckdb_path": home / "warehouse.duckdb",
-        }
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
+    with scratch_database(
+        services.settings, warehouse_duckdb_path=home / "warehouse.duckdb"
+    ) as configured:
+        yield configured
