@@ -31,6 +31,7 @@ def make_env() -> dict[str, str]:
         **os.environ,
         "STACK_BACKEND": "local",
         "STACK_HOME": str(home),
+        "POSTGRES_HOST": "localhost",
         "POSTGRES_PORT": str(free_port()),
         "POSTGRES_DB": "clidb",
         "KAFKA_PORT": str(free_port()),
@@ -64,7 +65,15 @@ def settings_for(env: dict[str, str]):
             key.lower(): value
             for key, value in env.items()
             if key
-            in {"STACK_HOME", "POSTGRES_PORT", "POSTGRES_DB", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT"}
+            in {
+                "STACK_HOME",
+                "POSTGRES_HOST",
+                "POSTGRES_PORT",
+                "POSTGRES_DB",
+                "KAFKA_PORT",
+                "KAFKA_CONTROLLER_PORT",
+                "KAFKA_BOOTSTRAP_SERVERS",
+            }
         }
     )
 
