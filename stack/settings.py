@@ -15,11 +15,15 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stack.errors import ConfigError
+from stack.services import BACKEND_NAMES
+from stack.warehouse.targets import TARGET_NAMES
 
 # The repository root when running from a checkout (the usual case: editable install, hatch,
-# nix develop, devcontainer); otherwise the current directory.
+# nix develop, devcontainer), else None; PROJECT_ROOT, where `.env` is read and relative paths
+# point, is then the current directory.
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-PROJECT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd()
+CHECKOUT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else None
+PROJECT_ROOT = CHECKOUT_ROOT or Path.cwd()
 
 SECRET_FIELDS = ("postgres_password", "snowflake_password", "snowflake_private_key_passphrase")
 
@@ -35,8 +39,11 @@ class Settings(BaseSettings):
     )
 
     # --- services --------------------------------------------------------------------------
-    stack_backend: Literal["auto", "docker", "local", "external"] = "auto"
+    stack_backend: Literal[("auto", *BACKEND_NAMES)] = "auto"  # type: ignore[valid-type]
     stack_home: Path = Path(".stack")
+    # The checkout whose dbt/ project `stack transform` runs (empty: this checkout, or the
+    # copy installed with the package).
+    stack_project_dir: Path | None = None
 
     postgres_host: str = "localhost"
     postgres_port: int = Field(5432, ge=1, le=65535)
@@ -62,7 +69,7 @@ class Settings(BaseSettings):
     batch_rejected_dir: Path = Path("data/rejected")
 
     # --- warehouse ---------------------------------------------------------------------------
-    warehouse_target: Literal["duckdb", "snowflake"] = "duckdb"
+    warehouse_target: Literal[TARGET_NAMES] = "duckdb"  # type: ignore[valid-type]
     warehouse_duckdb_path: Path = Path(".stack/warehouse.duckdb")
     # Only used when pg_stat_activity hides some sessions of the source database (another role,
     # without pg_read_all_stats): loads then stop this many seconds short of "now".
@@ -97,12 +104,16 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "stack_home", "warehouse_duckdb_path", "batch_incoming_dir", "batch_rejected_dir"
+        "stack_home",
+        "stack_project_dir",
+        "warehouse_duckdb_path",
+        "batch_incoming_dir",
+        "batch_rejected_dir",
     )
     @classmethod
-    def _anchor_to_project(cls, value: Path) -> Path:
+    def _anchor_to_project(cls, value: Path | None) -> Path | None:
         # Relative paths are relative to the project, not to wherever the command runs.
-        return value if value.is_absolute() else (PROJECT_ROOT / value)
+        return value if value is None or value.is_absolute() else (PROJECT_ROOT / value)
 
     # --- derived -----------------------------------------------------------------------------
     def postgres_conninfo(self, dbname: str | None = None) -> str:

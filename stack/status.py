@@ -12,9 +12,14 @@ from stack.settings import Settings
 from stack.warehouse.status import warehouse_section
 
 # Each pipeline's report on itself: (section name, data), or None while it has nothing to say
-# (its tables or topics do not exist yet).
+# (its tables or topics do not exist yet); with the services it reads, asked only when those
+# are healthy.
 PipelineSection = Callable[[Settings], "tuple[str, dict] | None"]
-PIPELINE_SECTIONS: list[PipelineSection] = [realtime_status, batch_section, warehouse_section]
+PIPELINE_SECTIONS: list[tuple[tuple[str, ...], PipelineSection]] = [
+    (("postgres", "kafka"), realtime_status),
+    (("postgres",), batch_section),
+    ((), warehouse_section),
+]
 
 
 def collect_status(settings: Settings) -> dict:
@@ -29,8 +34,8 @@ def collect_status(settings: Settings) -> dict:
         status.version = status.version or versions.get(status.name)
         services[status.name] = status.to_dict()
     pipelines = {}
-    if all(service["healthy"] for service in services.values()):
-        for section in PIPELINE_SECTIONS:
+    for needs, section in PIPELINE_SECTIONS:
+        if all(services[name]["healthy"] for name in needs):
             found = section(settings)
             if found is not None:
                 pipelines[found[0]] = found[1]

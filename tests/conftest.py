@@ -1,18 +1,19 @@
-"""Real services for the tests: a PostgreSQL server and a Kafka broker, started once a session.
+"""Real services for the tests: a PostgreSQL server and a Kafka broker, each started once a
+session, and only when a test needs it (`just test tests/batch` starts no broker).
 
-By default the session starts its own local-backend instance (temporary STACK_HOME, free
-ports) so tests never touch the developer's data, and stops it at the end. With
+By default the session starts its own local-backend instances (temporary STACK_HOME, free
+ports) so tests never touch the developer's data, and stops them at the end. With
 STACK_TEST_USE_RUNNING=1 the tests use the services named by the environment / `.env`
 instead (tests that restart PostgreSQL then need the local backend to be the one running).
 
-Each test gets its own database, topic and consumer group through the `settings` fixture.
+Each test gets its own database, topic and consumer group through the `settings` fixture;
+tests that need Kafka ask for the `kafka` fixture (every test under tests/realtime does).
+Helpers live in tests/helpers.py and each area's helpers module, not here.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from stack.services import Backend, get_backend
-from stack.services.ephemeral import ephemeral_services, scratch_database
-from stack.settings import PROJECT_ROOT, Settings, load_settings
+from stack.services.ephemeral import ephemeral_home, scratch_database
+from stack.settings import Settings, load_settings
+
+USE_RUNNING = os.environ.get("STACK_TEST_USE_RUNNING") == "1"
 
 
 @dataclass
@@ -35,22 +38,45 @@ class Services:
 
 
 @pytest.fixture(scope="session")
-def services() -> Services:
-    if os.environ.get("STACK_TEST_USE_RUNNING") == "1":
+def _session_home():
+    """The session's settings and backend; nothing started yet."""
+    if USE_RUNNING:
         settings = load_settings()
         yield Services(settings, get_backend(settings), started_here=False)
         return
-    with ephemeral_services() as (settings, backend):
+    with ephemeral_home() as (settings, backend):
         yield Services(settings, backend, started_here=True)
 
 
+@pytest.fixture(scope="session")
+def postgres(_session_home: Services) -> Services:
+    """The session's PostgreSQL server, started on first use."""
+    if _session_home.started_here:
+        list(_session_home.backend.up(["postgres"]))
+    return _session_home
+
+
+@pytest.fixture(scope="session")
+def kafka(_session_home: Services) -> Services:
+    """The session's Kafka broker, started on first use."""
+    if _session_home.started_here:
+        list(_session_home.backend.up(["kafka"]))
+    return _session_home
+
+
+@pytest.fixture(scope="session")
+def services(postgres: Services, kafka: Services) -> Services:
+    """Both services."""
+    return postgres
+
+
 @pytest.fixture
-def settings(services: Services, tmp_path: Path) -> Settings:
+def settings(postgres: Services, tmp_path: Path) -> Settings:
     """Settings for one test: a fresh database, topic, consumer group, warehouse file and
     batch folders."""
     suffix = uuid.uuid4().hex[:10]
     with scratch_database(
-        services.settings,
+        postgres.settings,
         transactions_topic=f"transactions-{suffix}",
         consumer_group=f"sink-{suffix}",
         warehouse_duckdb_path=tmp_path / "warehouse.duckdb",
@@ -60,36 +86,12 @@ def settings(services: Services, tmp_path: Path) -> Settings:
         yield configured
 
 
-def run_stack(
-    settings: Settings,
-    *args: str,
-    timeout: float = 300,
-    check: bool = False,
-    extra_env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess:
-    """Run the `stack` CLI in a child process configured by `settings`, as a user would."""
-    env = {**os.environ, **settings.as_env(), **(extra_env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", "stack", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"stack {' '.join(args)} exited {result.returncode}\n"
-            f"stdout: {result.stdout}\nstderr: {result.stderr}"
-        )
-    return result
-
-
 @pytest.fixture
 def stack_cli(settings: Settings):
     """`stack_cli("status", "--json")` runs the CLI against this test's settings."""
+    from tests.helpers import run_stack
 
-    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    def run(*args: str, **kwargs):
         return run_stack(settings, *args, **kwargs)
 
     return run

@@ -51,9 +51,7 @@ def timed(action) -> float:
 def stack_ingest(settings: Settings, folder: Path, scratch: Path) -> float:
     with scratch_database(settings, "bench_") as db:
         rejected = scratch / f"rejected-{uuid.uuid4().hex[:6]}"
-        seconds = timed(
-            lambda: ingest(db, incoming_dir=folder, rejected_dir=rejected, show_progress=False)
-        )
+        seconds = timed(lambda: ingest(db, incoming_dir=folder, rejected_dir=rejected))
         assert not rejected.exists(), "the benchmark files must all load"
         return seconds
 
@@ -132,7 +130,6 @@ def main() -> None:
             rows_per_month=args.rows,
             pdfs_per_month=0,
             seed=1,
-            show_progress=False,
         )
         months = max(1, -(-args.pdfs // 40))
         generate(
@@ -141,7 +138,6 @@ def main() -> None:
             rows_per_month=1,
             pdfs_per_month=-(-args.pdfs // months),
             seed=1,
-            show_progress=False,
         )
         for extra in pdf_dir.rglob("*.csv"):
             extra.unlink()

@@ -65,9 +65,7 @@ def with_topic(settings: Settings, partitions: int) -> Settings:
 
 # --- producer ------------------------------------------------------------------------------
 def produce_stack(settings: Settings, events: int, partitions: int) -> float:
-    return produce(with_topic(settings, partitions), count=events, seed=1, start=START)[
-        "events_per_s"
-    ]
+    return produce(with_topic(settings, partitions), count=events, seed=1, start=START).events_per_s
 
 
 def produce_raw(settings: Settings, events: int, partitions: int) -> float:
@@ -202,8 +200,8 @@ def consume_stack(settings: Settings, topic: str, events: int) -> float:
             update={"transactions_topic": topic, "consumer_group": f"bench-{uuid.uuid4().hex[:8]}"}
         )
         summary = consume(target, max_messages=events, windows=False)
-        assert summary["messages"] == events, summary
-        return summary["messages_per_s"]
+        assert summary.messages == events, summary
+        return summary.messages_per_s
 
 
 def consume_postgresql_sink(settings: Settings, topic: str, events: int) -> float:

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from stack.batch import bad_files, monthly, pdf_render
 from stack.batch.formats import CSV_COLUMNS
 from stack.batch.pools import build_pools
-from stack.console import err
 from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MONTHS = "2025-01:2025-06"
 
@@ -73,9 +74,10 @@ def generate(
     pdfs_per_month: int = 6,
     seed: int = 42,
     with_bad: bool = False,
-    show_progress: bool = True,
+    on_event: OnEvent | None = None,
 ) -> GenerateSummary:
-    """Write the monthly files; return what was written (counts the tests compare with)."""
+    """Write the monthly files; return what was written (counts the tests compare with).
+    A `progress` event follows each file."""
     if out_dir is None:
         if settings is None:
             raise StackError("generate: give settings or out_dir", exit_code=2)
@@ -89,51 +91,48 @@ def generate(
     summary = GenerateSummary(out_dir=str(out_dir), months=month_list, seed=seed)
     pools = build_pools(seed)
     total = len(month_list) * (1 + pdfs_per_month) + (1 if with_bad else 0)
-    with Progress(
-        TextColumn("[bold]generate[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show_progress,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=total)
-        for month in month_list:
-            folder = out_dir / month
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StackError(f"cannot create {folder}: {error.strerror}", exit_code=2) from None
-            progress.update(task, description=f"{month} csv")
-            rows = monthly.transactions(pools, seed, month, rows_per_month)
-            data = csv_bytes(rows)
-            summary.bytes += _write(folder / f"transactions_{month}.csv", data)
-            summary.csv_files += 1
-            summary.transactions += len(rows)
-            progress.advance(task)
-            progress.update(task, description=f"{month} pdfs")
-            for index, doc in enumerate(monthly.documents(pools, seed, month, pdfs_per_month)):
-                number = index // 2 + 1
-                if isinstance(doc, monthly.Statement):
-                    pdf, name = pdf_render.render_statement(doc), f"statement_{month}_{number:03d}"
-                    summary.statements += 1
-                else:
-                    pdf, name = pdf_render.render_invoice(doc), f"invoice_{month}_{number:03d}"
-                    summary.invoices += 1
-                summary.line_items += len(doc.lines)
-                summary.bytes += _write(folder / f"{name}.pdf", pdf)
-                progress.advance(task)
-            if with_bad and month == month_list[0]:
-                progress.update(task, description=f"{month} known-bad files")
-                for name, blob in bad_files.bad_files(pools, seed, month, data, rows[0][0]).items():
-                    summary.bytes += _write(folder / name, blob)
-                    reason = bad_files.BAD_FILES.get(name.replace(month, "{month}"))
-                    if reason:
-                        summary.bad_files[f"{month}/{name}"] = reason
-                    else:  # the CSV with bad rows: it loads, minus its bad rows
-                        summary.csv_files += 1
-                        summary.transactions += sum(r is None for r in bad_files.BAD_ROWS.values())
-                progress.advance(task)
+    report = Reporter("generate", on_event, log)
+    report.start(total=total)
+    written = 0
+
+    def wrote(what: str) -> None:
+        nonlocal written
+        written += 1
+        report.progress(written, item=what, total=total)
+
+    for month in month_list:
+        folder = out_dir / month
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StackError(f"cannot create {folder}: {error.strerror}", exit_code=2) from None
+        rows = monthly.transactions(pools, seed, month, rows_per_month)
+        data = csv_bytes(rows)
+        summary.bytes += _write(folder / f"transactions_{month}.csv", data)
+        summary.csv_files += 1
+        summary.transactions += len(rows)
+        wrote(f"{month} csv")
+        for index, doc in enumerate(monthly.documents(pools, seed, month, pdfs_per_month)):
+            number = index // 2 + 1
+            if isinstance(doc, monthly.Statement):
+                pdf, name = pdf_render.render_statement(doc), f"statement_{month}_{number:03d}"
+                summary.statements += 1
+            else:
+                pdf, name = pdf_render.render_invoice(doc), f"invoice_{month}_{number:03d}"
+                summary.invoices += 1
+            summary.line_items += len(doc.lines)
+            summary.bytes += _write(folder / f"{name}.pdf", pdf)
+            wrote(f"{month} pdfs")
+        if with_bad and month == month_list[0]:
+            for name, blob in bad_files.bad_files(pools, seed, month, data, rows[0][0]).items():
+                summary.bytes += _write(folder / name, blob)
+                reason = bad_files.BAD_FILES.get(name.replace(month, "{month}"))
+                if reason:
+                    summary.bad_files[f"{month}/{name}"] = reason
+                else:  # the CSV with bad rows: it loads, minus its bad rows
+                    summary.csv_files += 1
+                    summary.transactions += sum(r is None for r in bad_files.BAD_ROWS.values())
+            wrote(f"{month} known-bad files")
     summary.seconds = round(time.monotonic() - started, 3)
+    report.done(done=summary.files)
     return summary

@@ -10,6 +10,7 @@ with its reason; the run goes on.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import time
@@ -20,7 +21,6 @@ from multiprocessing import forkserver
 from pathlib import Path
 
 import psycopg
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stack.batch import manifest
 from stack.batch.csv_ingest import RowReject, copy_rejects, load_csv
@@ -29,10 +29,12 @@ from stack.batch.pdf_parse import FailedPdf, ParsedPdf, read_pdf
 from stack.batch.quarantine import quarantine
 from stack.batch.reasons import BadFile
 from stack.batch.schema import ensure_schema
-from stack.console import err
 from stack.db import connect
 from stack.errors import ServiceError, StackError
+from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # The summary lists this many rejected rows; all of them are in `ingest_rejects`.
 LISTED_REJECTS = 100
@@ -154,28 +156,26 @@ class _Run:
     """One ingest run: the connection, the manifest as it was, and what happened so far."""
 
     def __init__(
-        self, conn: psycopg.Connection, rejected: Path, summary: IngestSummary, progress: Progress
+        self, conn: psycopg.Connection, rejected: Path, summary: IngestSummary, report: Reporter
     ) -> None:
         self.conn = conn
         self.rejected = rejected
         self.summary = summary
-        self.progress = progress
-        self.task = progress.add_task("", total=0)
+        self.report = report
         self.current = "the manifest"  # what a lost connection interrupted
         self.known = manifest.known_files(conn)
 
     def _start(self, item: _Incoming) -> None:
         self.current = item.relative
-        self.progress.update(self.task, description=item.relative)
 
     def _done(self, result: FileResult) -> None:
         self.summary.files.append(result)
-        self.progress.advance(self.task)
+        self.report.item(result.path, result.outcome, done=len(self.summary.files))
 
     def triage(self, items: list[_Incoming]) -> tuple[list[_Incoming], list[_Incoming]]:
         """Settle what needs no parsing (skipped, empty, duplicate, unknown type); return
         the CSVs and PDFs left to load."""
-        self.progress.update(self.task, total=len(items))
+        self.report.start(total=len(items))
         csvs, pdfs = [], []
         seen = {
             known.sha256: path for path, known in self.known.items() if known.status == "loaded"
@@ -361,9 +361,10 @@ def ingest(
     incoming_dir: Path | None = None,
     rejected_dir: Path | None = None,
     workers: int | None = None,
-    show_progress: bool = True,
+    on_event: OnEvent | None = None,
 ) -> IngestSummary:
-    """Load every new or changed file under the incoming directory; see the module doc."""
+    """Load every new or changed file under the incoming directory; see the module doc.
+    A `start` event gives the number of files, an `item` event follows each file."""
     incoming = Path(incoming_dir or settings.batch_incoming_dir).absolute()
     rejected = Path(rejected_dir or settings.batch_rejected_dir).absolute()
     if not incoming.is_dir():
@@ -377,22 +378,13 @@ def ingest(
         _start_parsers_early()
     started = time.monotonic()
     summary = IngestSummary(str(incoming), str(rejected))
-    progress = Progress(
-        TextColumn("[bold]ingest[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        disable=not show_progress,
-        transient=True,
-    )
+    report = Reporter("ingest", on_event, log)
     run: _Run | None = None
-    with connect(settings, autocommit=True) as conn, progress:
+    with connect(settings, autocommit=True) as conn:
         try:
-            manifest.take_lock(conn)
+            manifest.take_lock(conn, report)
             ensure_schema(conn)
-            run = _Run(conn, rejected, summary, progress)
+            run = _Run(conn, rejected, summary, report)
             csvs, pdfs = run.triage(_scan(incoming, rejected))
             run.load(csvs, pdfs, workers)
         except psycopg.OperationalError as error:
@@ -403,4 +395,5 @@ def ingest(
             ) from None
     summary.files.sort(key=lambda f: f.path)
     summary.seconds = time.monotonic() - started
+    report.done(done=len(summary.files))
     return summary

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from stack.console import err
+from stack.progress import Reporter
 
 # One ingest at a time per database: a second one waits for the first (then finds its files
 # already loaded) instead of racing it.
@@ -23,10 +23,10 @@ class Known:
     rows: int
 
 
-def take_lock(conn: psycopg.Connection) -> None:
+def take_lock(conn: psycopg.Connection, report: Reporter) -> None:
     """Held until the connection closes."""
     if not conn.execute(_LOCK).fetchone()[0]:
-        err.print("another `stack batch ingest` is running on this database: waiting for it")
+        report.notice("another `stack batch ingest` is running on this database: waiting for it")
         conn.execute(_WAIT)
 
 

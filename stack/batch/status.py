@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from stack.db import connect
 from stack.settings import Settings
+from stack.tables import row_counts, tables_of
+
+# How `stack status` names each table's row count.
+_SHOWN_AS = {
+    "batch_transactions": "transactions",
+    "documents": "documents",
+    "document_line_items": "line_items",
+    "ingest_rejects": "rejected_rows",
+}
 
 
 def batch_section(settings: Settings) -> tuple[str, dict] | None:
@@ -15,16 +24,10 @@ def batch_section(settings: Settings) -> tuple[str, dict] | None:
             "SELECT count(*) FILTER (WHERE status = 'loaded'),"
             " count(*) FILTER (WHERE status = 'failed'), max(ingested_at) FROM ingest_files"
         ).fetchone()
-        transactions, documents, line_items, rejects = conn.execute(
-            "SELECT (SELECT count(*) FROM batch_transactions), (SELECT count(*) FROM documents),"
-            " (SELECT count(*) FROM document_line_items), (SELECT count(*) FROM ingest_rejects)"
-        ).fetchone()
+        counts = row_counts(conn, tables_of("batch"))
     return "batch", {
         "files_loaded": files_loaded,
         "files_failed": files_failed,
-        "transactions": transactions,
-        "documents": documents,
-        "line_items": line_items,
-        "rejected_rows": rejects,
+        **{shown: counts.get(table, 0) for table, shown in _SHOWN_AS.items()},
         "last_ingest": last.isoformat(timespec="seconds") if last else None,
     }

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from stack.console import err
+from stack.cli.console import err
 from stack.errors import StackError
+
+if TYPE_CHECKING:
+    from stack.settings import Settings
 
 app = typer.Typer(
     name="stack",
@@ -17,6 +21,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def get_settings() -> Settings:
+    """The process's settings, loaded when a command first needs them: `stack --help` does
+    not pay for pydantic."""
+    from stack.settings import get_settings as load
+
+    return load()
 
 
 # The command modules, in the order `stack --help` lists them; each decorates `app`.

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from stack.cli import app
-from stack.console import print_json
-from stack.settings import get_settings
+from stack.cli.console import print_json
 
 batch = typer.Typer(
     name="batch",
@@ -39,11 +38,12 @@ def generate(
     json_: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Write synthetic monthly files: transactions CSVs, account statements, invoices."""
-    from stack.batch.generate import generate as run
-    from stack.batch.report import print_generate
+    from stack.cli.progress import run_job
+    from stack.cli.summaries import print_generate
+    from stack.jobs import generate_batch
 
-    summary = run(
-        get_settings(),
+    summary = run_job(
+        generate_batch,
         out_dir=out,
         months=months,
         rows_per_month=rows_per_month,
@@ -75,10 +75,16 @@ def ingest(
     Exit codes: 0 every file loaded or skipped; 1 some file failed or some row was rejected
     (the rest loaded); 2 usage or configuration error; 3 PostgreSQL unreachable.
     """
-    from stack.batch.ingest import ingest as run
-    from stack.batch.report import print_ingest
+    from stack.cli.progress import run_job
+    from stack.cli.summaries import print_ingest
+    from stack.jobs import ingest_batch
 
-    summary = run(get_settings(), incoming_dir=dir_, rejected_dir=rejected_dir, workers=workers)
+    summary = run_job(
+        ingest_batch,
+        incoming_dir=dir_,
+        rejected_dir=rejected_dir,
+        workers=workers,
+    )
     if json_:
         print_json(summary.to_dict())
     print_ingest(summary)

@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stack.cli import app
-from stack.console import err, print_json
-from stack.realtime.report import consumed_line, produced_line
-from stack.settings import get_settings
+from stack.cli.console import print_json
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
+def _finish(summary, json_: bool) -> None:
+    from stack.cli.summaries import print_summary
 
-
-class _Rate:
-    def __init__(self) -> None:
-        self.began = time.monotonic()
-
-    def __call__(self, done: int) -> str:
-        seconds = time.monotonic() - self.began
-        return f"{done / seconds:,.0f}/s" if seconds > 0 else ""
-
-
-def _notice(text: str) -> None:
-    err.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+    if json_:
+        print_json(summary.to_dict())
+    else:
+        print_summary(summary)
 
 
 @app.command()
@@ -65,34 +45,23 @@ def produce(
     """Send synthetic transactions (Faker) to Kafka, keyed by transaction_id."""
     from datetime import UTC
 
-    from stack.realtime.producer import DEFAULT_COUNT
-    from stack.realtime.producer import produce as run
+    from stack.cli.progress import run_job
+    from stack.jobs import produce as run
 
-    settings = get_settings()
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    total = count if count is not None else (None if duration else DEFAULT_COUNT)
-    rate_text = _Rate()
-    with _progress() as progress:
-        task = progress.add_task(
-            f"producing to {settings.transactions_topic}", total=total, rate=""
-        )
-        summary = run(
-            settings,
-            count=count,
-            rate=rate,
-            duration=duration,
-            seed=seed,
-            bad_ratio=bad_ratio,
-            update_ratio=update_ratio,
-            start=start,
-            partitions=partitions,
-            on_progress=lambda n: progress.update(task, completed=n, rate=rate_text(n)),
-        )
-    if json_:
-        print_json(summary)
-    else:
-        err.print(produced_line(summary), highlight=False, soft_wrap=True)
+    summary = run_job(
+        run,
+        count=count,
+        rate=rate,
+        duration=duration,
+        seed=seed,
+        bad_ratio=bad_ratio,
+        update_ratio=update_ratio,
+        start=start,
+        partitions=partitions,
+    )
+    _finish(summary, json_)
 
 
 @app.command()
@@ -113,29 +82,17 @@ def consume(
 
     Stops on SIGTERM/SIGINT after committing the current checkpoint.
     """
+    from stack.cli.progress import run_job
     from stack.realtime.consumer import consume as run
 
-    settings = get_settings()
-    rate_text = _Rate()
-    with _progress() as progress:
-        task = progress.add_task(f"consuming {settings.transactions_topic}", total=None, rate="")
-
-        def committed(_checkpoint, totals) -> None:
-            progress.update(task, completed=totals.messages, rate=rate_text(totals.messages))
-
-        summary = run(
-            settings,
-            idle_timeout=idle_timeout,
-            max_messages=max_messages,
-            windows=windows,
-            commit_interval=commit_interval,
-            on_committed=committed,
-            on_notice=_notice,
-        )
-    if json_:
-        print_json(summary)
-    else:
-        err.print(consumed_line(summary), highlight=False, soft_wrap=True)
+    summary = run_job(
+        run,
+        idle_timeout=idle_timeout,
+        max_messages=max_messages,
+        windows=windows,
+        commit_interval=commit_interval,
+    )
+    _finish(summary, json_)
 
 
 @app.command()
@@ -151,29 +108,16 @@ def stream(
     json_: bool = typer.Option(False, "--json", help="Print both summaries as one JSON object."),
 ) -> None:
     """Produce and consume at once (a bounded demo); ends by itself with a summary."""
+    from stack.cli.progress import run_job
     from stack.realtime.stream import stream as run
 
-    settings = get_settings()
-    with _progress() as progress:
-        produced = progress.add_task("produced ", total=count, rate="")
-        consumed = progress.add_task("committed", total=count, rate="")
-        produce_rate, consume_rate = _Rate(), _Rate()
-        summary = run(
-            settings,
-            count=count,
-            rate=rate,
-            seed=seed,
-            bad_ratio=bad_ratio,
-            idle_timeout=idle_timeout,
-            windows=windows,
-            on_notice=_notice,
-            on_produced=lambda n: progress.update(produced, completed=n, rate=produce_rate(n)),
-            on_committed=lambda _c, totals: progress.update(
-                consumed, completed=totals.messages, rate=consume_rate(totals.messages)
-            ),
-        )
-    if json_:
-        print_json(summary)
-    else:
-        err.print(produced_line(summary["produced"]), highlight=False, soft_wrap=True)
-        err.print(consumed_line(summary["consumed"]), highlight=False, soft_wrap=True)
+    summary = run_job(
+        run,
+        count=count,
+        rate=rate,
+        seed=seed,
+        bad_ratio=bad_ratio,
+        idle_timeout=idle_timeout,
+        windows=windows,
+    )
+    _finish(summary, json_)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 
 import typer
 from rich.table import Table
 
-from stack.cli import app
-from stack.console import err, out, print_json
-from stack.settings import get_settings
+from stack.cli import app, get_settings
+from stack.cli.console import err, out, print_json
+from stack.services import BACKEND_NAMES, SERVICE_NAMES
 
-
-class BackendChoice(StrEnum):
-    docker = "docker"
-    local = "local"
-    external = "external"
-
-
-class ServiceChoice(StrEnum):
-    postgres = "postgres"
-    kafka = "kafka"
+BackendChoice = StrEnum("BackendChoice", {name: name for name in BACKEND_NAMES})
+ServiceChoice = StrEnum("ServiceChoice", {name: name for name in SERVICE_NAMES})
 
 
 @app.command()
@@ -33,17 +24,15 @@ def up(
     ),
 ) -> None:
     """Start PostgreSQL and Kafka (idempotent: says so when they are already up)."""
-    from stack.services import resolve_backend_name, start_services
+    from stack.cli.progress import run_job
+    from stack.jobs import start_services
 
     settings = get_settings()
-    requested = backend.value if backend else None
-    err.print(f"backend: [bold]{resolve_backend_name(settings, requested)}[/]")
-    started = time.monotonic()
-    start_services(settings, requested, lambda name, what: err.print(f"  {name}: {what}"))
+    run_job(start_services, requested=backend.value if backend else None)
     err.print(
-        f"ready in {time.monotonic() - started:.1f} s "
-        f"(postgres {settings.postgres_host}:{settings.postgres_port}, "
-        f"kafka {settings.kafka_bootstrap_servers})"
+        f"postgres {settings.postgres_host}:{settings.postgres_port}, "
+        f"kafka {settings.kafka_bootstrap_servers}",
+        highlight=False,
     )
 
 
@@ -54,20 +43,10 @@ def down(
     ),
 ) -> None:
     """Stop the services; with --wipe, delete their data too (after saying what)."""
-    from stack.services import get_backend, record_backend
+    from stack.cli.progress import run_job
+    from stack.jobs import stop_services
 
-    settings = get_settings()
-    backend = get_backend(settings)
-    for name, what in backend.down():
-        err.print(f"  {name}: {what}")
-    if wipe:
-        targets = [*map(str, backend.data_paths())]
-        if settings.warehouse_duckdb_path.exists():
-            targets.append(str(settings.warehouse_duckdb_path))
-        err.print("deleting: " + (", ".join(targets) or "nothing stored"))
-        backend.wipe()
-        settings.warehouse_duckdb_path.unlink(missing_ok=True)
-    record_backend(settings, None)
+    run_job(stop_services, wipe=wipe)
 
 
 @app.command()

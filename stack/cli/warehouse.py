@@ -7,18 +7,13 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stack.cli import app
-from stack.console import err, out, print_json
-from stack.settings import get_settings
-from stack.warehouse.report import print_load, print_transform
+from stack.cli import app, get_settings
+from stack.cli.console import err, out, print_json
+from stack.warehouse.targets import TARGET_NAMES
 
-
-class TargetChoice(StrEnum):
-    duckdb = "duckdb"
-    snowflake = "snowflake"
+TargetChoice = StrEnum("TargetChoice", {name: name for name in TARGET_NAMES})
 
 
 @app.command()
@@ -36,33 +31,16 @@ def load(
 ) -> None:
     """Copy rows new or changed in PostgreSQL since the last load into the warehouse's raw
     schema, merged on each table's primary key."""
-    from stack.warehouse.load import LoadEvent
-    from stack.warehouse.load import load as run_load
+    from stack.cli.progress import run_job
+    from stack.cli.summaries import print_load
+    from stack.jobs import load_warehouse
 
-    settings = get_settings()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:>12,.0f} rows"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        tasks: dict[str, int] = {}
-
-        def show(event: LoadEvent) -> None:
-            if event.stage == "start":
-                tasks[event.table] = progress.add_task(event.table, total=None)
-            elif event.stage in ("rows", "done") and event.table in tasks:
-                progress.update(tasks[event.table], completed=event.rows)
-
-        summary = run_load(
-            settings,
-            target=target.value if target else None,
-            tables=tables,
-            full_refresh=full_refresh,
-            progress=show,
-        )
+    summary = run_job(
+        load_warehouse,
+        target=target.value if target else None,
+        tables=tables,
+        full_refresh=full_refresh,
+    )
     if json_:
         print_json(summary.to_dict())
     else:
@@ -84,18 +62,18 @@ def transform(
     json_: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Run `dbt build` (seeds, models, data tests) of dbt/ on the warehouse; print a summary."""
+    from stack.cli.progress import run_job
+    from stack.jobs import transform as run
     from stack.warehouse.transform import TransformError
-    from stack.warehouse.transform import transform as run_transform
 
-    settings = get_settings()
     try:
-        summary = run_transform(
-            settings,
+        summary = run_job(
+            run,
+            show_logs=True,
             target=target.value if target else None,
             select=select,
             full_refresh=full_refresh,
             docs=docs,
-            output=lambda line: err.print(line, style="dim", highlight=False, markup=False),
         )
     except TransformError as error:
         _print_transform(error.summary, json_)
@@ -104,6 +82,8 @@ def transform(
 
 
 def _print_transform(summary, json_: bool) -> None:
+    from stack.cli.summaries import print_transform
+
     if json_:
         print_json(summary.to_dict())
     else:

@@ -11,23 +11,48 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import psycopg
 from quixstreams import Application
 
 from stack.db import connect
 from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
 from stack.realtime.runner import StopWhen
 from stack.realtime.sink import TransactionsSink
 from stack.realtime.topics import FAST_GROUP, ensure_topic
+from stack.realtime.windows import WindowsSummary
 from stack.realtime.writer import WriteCounts
 from stack.settings import Settings
+from stack.summary import Summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumeSummary(Summary):
+    topic: str
+    partitions: int
+    group: str
+    messages: int
+    valid: int
+    dead_lettered: int
+    reasons: dict[str, int] = field(default_factory=dict)  # dead-letter reason -> count
+    sink_rows: int | None = None  # None when PostgreSQL is down at the end
+    dlq_rows: int | None = None
+    seconds: float = 0.0
+    messages_per_s: int = 0  # from the first message to the last commit
+    stopped_by: str = "signal"  # idle | max_messages | signal
+    windows: WindowsSummary | None = None
 
 
 def consume(
@@ -39,36 +64,38 @@ def consume(
     commit_interval: float = 1.0,
     chunk_size: int = 10_000,
     ready_to_stop: Callable[[], bool] = lambda: True,
-    on_committed: Callable[[WriteCounts, WriteCounts], None] | None = None,
-    on_notice: Callable[[str], None] | None = None,
-) -> dict:
+    on_event: OnEvent | None = None,
+) -> ConsumeSummary:
     """Consume `transactions` into PostgreSQL until a stop condition; return a summary.
 
     Stops once caught up and idle for `idle_timeout` seconds, after `max_messages`
     messages, or on SIGTERM/SIGINT (the current checkpoint is finished and committed).
-    Without any of them it runs until signalled. `on_committed(checkpoint, totals)` follows
-    each commit; `on_notice(text)` gets messages for people (PostgreSQL retries);
+    Without any of them it runs until signalled. A `progress` event (messages committed so
+    far) follows each commit; PostgreSQL retries are `notice` events (and log warnings);
     `ready_to_stop()` must hold too before an idle stop (`stack stream`: the producer is done).
     """
     if (idle_timeout is not None and idle_timeout < 0) or (
         max_messages is not None and max_messages < 1
     ):
         raise StackError("--idle-timeout must be >= 0 and --max-messages >= 1")
+    report = Reporter("consume", on_event, log)
     partitions = ensure_topic(settings)
+    report.start(settings.transactions_topic)
     window_process = (
-        _start_windows(settings, idle_timeout, max_messages, commit_interval) if windows else None
+        WindowsProcess(settings, idle_timeout, max_messages, commit_interval, report)
+        if windows
+        else None
     )
 
-    def committed(counts: WriteCounts) -> None:
-        if on_committed is not None:
-            on_committed(counts, sink.committed)
+    def committed(_counts: WriteCounts) -> None:
+        report.progress(sink.committed.messages, item=settings.transactions_topic)
 
     sink = TransactionsSink(
         settings,
         settings.transactions_topic,
         chunk_size=chunk_size,
         on_committed=committed,
-        on_retry=on_notice,
+        on_retry=report.notice,
     )
     stopper = StopWhen(
         settings,
@@ -101,7 +128,7 @@ def consume(
         app.run()
     except BaseException:
         if window_process is not None:
-            _stop_windows(window_process)
+            window_process.stop()
         raise
     finally:
         for sig, handler in handlers.items():
@@ -117,11 +144,9 @@ def consume(
     window_summary = None
     if window_process is not None:
         try:
-            window_summary = _finish_windows(
-                window_process, stop=stopped_by == "signal", on_notice=on_notice
-            )
+            window_summary = window_process.finish(stop=stopped_by == "signal")
         except BaseException:  # interrupted while waiting: do not leave it behind
-            _stop_windows(window_process)
+            window_process.stop()
             raise
     totals = sink.committed
     sink_rows = dlq_rows = None  # unknown when PostgreSQL is down at the end
@@ -130,72 +155,95 @@ def consume(
             "SELECT (SELECT count(*) FROM transactions_sink),"
             " (SELECT count(*) FROM transactions_dlq)"
         ).fetchone()
-    return {
-        "topic": settings.transactions_topic,
-        "partitions": partitions,
-        "group": settings.consumer_group,
-        "messages": totals.messages,
-        "valid": totals.valid,
-        "dead_lettered": totals.rejected,
-        "reasons": dict(sorted(totals.reasons.items())),
-        "sink_rows": sink_rows,
-        "dlq_rows": dlq_rows,
-        "seconds": round(seconds, 3),
-        "messages_per_s": round(totals.messages / busy) if busy > 0 else 0,
-        "stopped_by": stopped_by,
-        "windows": window_summary,
-    }
-
-
-def _start_windows(
-    settings: Settings, idle_timeout: float | None, max_messages: int | None, commit_interval: float
-) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "stack.realtime.windows",
-        "--commit-interval",
-        str(commit_interval),
-    ]
-    if idle_timeout is not None:
-        args += ["--idle-timeout", str(idle_timeout)]
-    if max_messages is not None:
-        args += ["--max-messages", str(max_messages)]
-    # Its standard input is how we stop it: closing it (or dying) says "finish now".
-    return subprocess.Popen(
-        args,
-        env={**os.environ, **settings.as_env()},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    report.done(settings.transactions_topic, done=totals.messages)
+    return ConsumeSummary(
+        topic=settings.transactions_topic,
+        partitions=partitions,
+        group=settings.consumer_group,
+        messages=totals.messages,
+        valid=totals.valid,
+        dead_lettered=totals.rejected,
+        reasons=dict(sorted(totals.reasons.items())),
+        sink_rows=sink_rows,
+        dlq_rows=dlq_rows,
+        seconds=round(seconds, 3),
+        messages_per_s=round(totals.messages / busy) if busy > 0 else 0,
+        stopped_by=stopped_by,
+        windows=window_summary,
     )
 
 
-def _stop_windows(process: subprocess.Popen, timeout: float = 60) -> None:
-    with contextlib.suppress(OSError):
-        process.stdin.close()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+class WindowsProcess:
+    """The window-totals Application (windows.py) as a child process.
 
+    Its standard input is how it is stopped: closing it (or dying) says "finish now". Its
+    standard output is a stream of JSON lines: `{"notice": ...}` (relayed as notices of this
+    consume, from a reader thread) and, last, `{"summary": {...}}`.
+    """
 
-def _finish_windows(
-    process: subprocess.Popen, *, stop: bool, on_notice: Callable[[str], None] | None
-) -> dict:
-    """Wait for the window process (stopping it first when we were signalled)."""
-    if stop:
-        _stop_windows(process)
-    elif on_notice is not None and process.poll() is None:
-        on_notice("waiting for the window totals to catch up...")
-    output = process.stdout.read()
-    _stop_windows(process)
-    lines = [line for line in output.splitlines() if line.startswith("{")]
-    if process.returncode != 0 or not lines:
-        raise StackError(
-            f"the window-totals process failed (exit code {process.returncode}); "
-            "the sink's rows are committed, the window totals may lag: run "
-            "`stack consume` again"
+    def __init__(
+        self,
+        settings: Settings,
+        idle_timeout: float | None,
+        max_messages: int | None,
+        commit_interval: float,
+        report: Reporter,
+    ) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "stack.realtime.windows",
+            "--commit-interval",
+            str(commit_interval),
+        ]
+        if idle_timeout is not None:
+            args += ["--idle-timeout", str(idle_timeout)]
+        if max_messages is not None:
+            args += ["--max-messages", str(max_messages)]
+        self.report = report
+        self.summary: dict | None = None
+        self.process = subprocess.Popen(
+            args,
+            env={**os.environ, **settings.as_env()},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-    return json.loads(lines[-1])
+        self.reader = threading.Thread(target=self._read, name="windows-output", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "notice" in message:
+                self.report.notice(f"window totals: {message['notice']}")
+            elif "summary" in message:
+                self.summary = message["summary"]
+
+    def stop(self, timeout: float = 60) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(timeout=5)
+
+    def finish(self, *, stop: bool) -> WindowsSummary:
+        """Wait for it (stopping it first when we were signalled); its summary."""
+        if not stop and self.process.poll() is None:
+            self.report.notice("waiting for the window totals to catch up...")
+        if not stop:
+            self.reader.join()  # its output ends when it exits
+        self.stop()
+        if self.process.returncode != 0 or self.summary is None:
+            raise StackError(
+                f"the window-totals process failed (exit code {self.process.returncode}); "
+                "the sink's rows are committed, the window totals may lag: run "
+                "`stack consume` again"
+            )
+        return WindowsSummary(**self.summary)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Producer
 
 from stack.errors import ServiceError, StackError
+from stack.progress import OnEvent, Reporter
 from stack.realtime.generator import TransactionGenerator
 from stack.realtime.topics import ensure_topic
 from stack.settings import Settings
+from stack.summary import Summary
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COUNT = 10_000
 
@@ -38,6 +44,22 @@ def producer_config(settings: Settings) -> dict:
         "log_level": 3,
         **PRODUCER_CONFIG,
     }
+
+
+@dataclass
+class ProduceSummary(Summary):
+    topic: str
+    partitions: int
+    events: int
+    unique_transactions: int  # new transactions (version 1)
+    updates: int  # later versions of earlier transactions
+    malformed: int
+    malformed_kinds: dict[str, int] = field(default_factory=dict)
+    seed: int = 0  # the same seed and start give the same events
+    start: datetime | None = None  # event time of the first event
+    seconds: float = 0.0
+    events_per_s: int = 0
+    interrupted: bool = False  # Ctrl+C ended the run early
 
 
 class _Deliveries:
@@ -64,15 +86,15 @@ def produce(
     update_ratio: float = 0.10,
     start: datetime | None = None,
     partitions: int | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_event: OnEvent | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> dict:
+) -> ProduceSummary:
     """Produce synthetic transactions; return a summary.
 
     Stops after `count` events or `duration` seconds, whichever comes first (only `count` ->
     exactly that many; neither -> DEFAULT_COUNT). `rate` is events per second (0: as fast as
-    possible). The same `seed` and `start` give the same events. `on_progress(n)` is called
-    after each batch; `should_stop()` may end the run early. Ctrl+C ends it too, after the
+    possible). The same `seed` and `start` give the same events. A `progress` event follows
+    each batch; `should_stop()` may end the run early. Ctrl+C ends it too, after the
     current batch: what was sent is flushed and summarised.
     """
     if count is None and duration is None:
@@ -96,6 +118,8 @@ def produce(
     deliveries = _Deliveries()
     producer = Producer({**producer_config(settings), "on_delivery": deliveries})
     topic = settings.transactions_topic
+    report = Reporter("produce", on_event, log)
+    report.start(topic, total=count)
     sent = 0
     interrupted = False
     began = time.perf_counter()
@@ -110,8 +134,7 @@ def produce(
                         producer.poll(0.05)
             sent += len(batch)
             producer.poll(0)
-            if on_progress is not None:
-                on_progress(sent)
+            report.progress(sent, item=topic, total=count)
             if sigint.is_set() or (should_stop is not None and should_stop()):
                 interrupted = sigint.is_set()
                 break
@@ -125,20 +148,21 @@ def produce(
         )
     kinds = generator.made
     malformed = {k: v for k, v in sorted(kinds.items()) if k not in ("new", "update")}
-    return {
-        "topic": topic,
-        "partitions": topic_partitions,
-        "events": sent,
-        "unique_transactions": kinds["new"],
-        "updates": kinds["update"],
-        "malformed": sum(malformed.values()),
-        "malformed_kinds": malformed,
-        "seed": seed,
-        "start": start.isoformat(),
-        "seconds": round(seconds, 3),
-        "events_per_s": round(sent / seconds) if seconds > 0 else 0,
-        "interrupted": interrupted,
-    }
+    report.done(topic, done=sent)
+    return ProduceSummary(
+        topic=topic,
+        partitions=topic_partitions,
+        events=sent,
+        unique_transactions=kinds["new"],
+        updates=kinds["update"],
+        malformed=sum(malformed.values()),
+        malformed_kinds=malformed,
+        seed=seed,
+        start=start,
+        seconds=round(seconds, 3),
+        events_per_s=round(sent / seconds) if seconds > 0 else 0,
+        interrupted=interrupted,
+    )
 
 
 @contextlib.contextmanager

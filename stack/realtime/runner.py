@@ -102,8 +102,13 @@ class StopWhen:
         probe = OffsetsProbe(self.settings, self.group) if self.idle_timeout is not None else None
         try:
             while not self._done.wait(0.25):
+                if self.reason is not None:
+                    # Again and again until the app has stopped: a stop that comes while Quix
+                    # is still starting its loop is lost (an idle consume of an empty topic
+                    # decides within the first quarter second).
+                    self.stop(self.reason)
+                    continue
                 if self.watch_stdin and self._stdin_is_closed():
-                    # Again and again: a stop that comes while Quix is still starting is lost.
                     self.stop("parent")
                     continue
                 if probe is None:
@@ -119,7 +124,7 @@ class StopWhen:
                     caught_up = False
                 if caught_up:
                     self.stop("idle")
-                    return
+                    continue
                 quiet_since = time.monotonic() - self.idle_timeout + 0.5  # check again soon
         finally:
             if probe is not None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import psycopg
 from confluent_kafka import KafkaException
-from psycopg import sql
 
 from stack.realtime.topics import OffsetsProbe, windows_group
 from stack.settings import Settings
-
-TABLES = ("transactions_sink", "transactions_dlq", "merchant_minute_totals")
+from stack.tables import row_counts, tables_of
 
 
 def _lag(settings: Settings, group: str) -> tuple[list, int] | None:
@@ -39,19 +37,8 @@ def realtime_status(settings: Settings) -> tuple[str, dict] | None:
         data["kafka_error"] = error.args[0].str()
     try:
         with psycopg.connect(settings.postgres_conninfo(), connect_timeout=3) as conn:
-            existing = {
-                name
-                for (name,) in conn.execute(
-                    "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r'"
-                    " AND c.relname = ANY(%s) AND pg_table_is_visible(c.oid)",
-                    [list(TABLES)],
-                )
-            }
-            for table in TABLES:
-                if table in existing:
-                    data[f"{table}_rows"] = conn.execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-                    ).fetchone()[0]
+            for table, rows in row_counts(conn, tables_of("realtime")).items():
+                data[f"{table}_rows"] = rows
     except psycopg.Error as error:
         data["postgres_error"] = (str(error).strip().splitlines() or ["unreachable"])[0]
     if "topic" not in data and not any(key.endswith("_rows") for key in data):

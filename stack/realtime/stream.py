@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from stack.realtime.consumer import consume
-from stack.realtime.producer import produce
-from stack.realtime.writer import WriteCounts
+from stack.progress import OnEvent
+from stack.realtime.consumer import ConsumeSummary, consume
+from stack.realtime.producer import ProduceSummary, produce
 from stack.settings import Settings
+from stack.summary import Summary
+
+
+@dataclass
+class StreamSummary(Summary):
+    produced: ProduceSummary
+    consumed: ConsumeSummary
 
 
 def stream(
@@ -20,30 +27,29 @@ def stream(
     bad_ratio: float = 0.0,
     idle_timeout: float = 3.0,
     windows: bool = True,
-    on_produced: Callable[[int], None] | None = None,
-    on_committed: Callable[[WriteCounts, WriteCounts], None] | None = None,
-    on_notice: Callable[[str], None] | None = None,
-) -> dict:
+    on_event: OnEvent | None = None,
+) -> StreamSummary:
     """Produce `count` events (in a thread) while consuming them; return both summaries.
 
     The consumer stops once the producer is done and everything is committed and idle for
-    `idle_timeout` seconds; a SIGINT/SIGTERM stops both.
+    `idle_timeout` seconds; a SIGINT/SIGTERM stops both. Events of both jobs go to `on_event`
+    (from two threads).
     """
-    produced: dict = {}
+    produced: list[ProduceSummary] = []
     failure: list[BaseException] = []
     done = threading.Event()
     stopping = threading.Event()
 
     def producer() -> None:
         try:
-            produced.update(
+            produced.append(
                 produce(
                     settings,
                     count=count,
                     rate=rate,
                     seed=seed,
                     bad_ratio=bad_ratio,
-                    on_progress=on_produced,
+                    on_event=on_event,
                     should_stop=stopping.is_set,
                 )
             )
@@ -60,12 +66,11 @@ def stream(
             idle_timeout=idle_timeout,
             windows=windows,
             ready_to_stop=done.is_set,
-            on_committed=on_committed,
-            on_notice=on_notice,
+            on_event=on_event,
         )
     finally:
         stopping.set()
         thread.join()
     if failure:
         raise failure[0]
-    return {"produced": produced, "consumed": consumed}
+    return StreamSummary(produced=produced[0], consumed=consumed)

@@ -29,9 +29,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import signal
-import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -48,6 +49,9 @@ from stack.realtime.schema import ensure_schema
 from stack.realtime.topics import FAST_GROUP, ensure_topic, windows_group
 from stack.realtime.writer import backoff, is_connection_problem
 from stack.settings import Settings
+from stack.summary import Summary
+
+log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=1)
 GRACE = timedelta(minutes=5)
@@ -63,6 +67,17 @@ ON CONFLICT (merchant, window_start) DO UPDATE SET
 WHERE (merchant_minute_totals.transactions, merchant_minute_totals.amount_sum)
     IS DISTINCT FROM (excluded.transactions, excluded.amount_sum)
 """
+
+
+@dataclass
+class WindowsSummary(Summary):
+    """What a run of the window Application did."""
+
+    messages: int
+    window_updates: int
+    late_events: int
+    seconds: float
+    stopped_by: str  # idle | max_messages | parent | signal
 
 
 def to_cents(amount: str) -> int:
@@ -142,10 +157,7 @@ class WindowTotalsSink(BaseSink):
                 raise
             self.failures += 1
             delay = backoff(self.failures)
-            print(
-                f"windows: PostgreSQL unavailable; nothing committed, retrying in {delay:.1f} s",
-                file=sys.stderr,
-            )
+            log.warning("PostgreSQL unavailable; nothing committed, retrying in %.1f s", delay)
             raise SinkBackpressureError(retry_after=delay) from None
         finally:
             self.pending = {}
@@ -175,7 +187,7 @@ def run_windows(
     max_messages: int | None = None,
     commit_interval: float = 1.0,
     watch_stdin: bool = False,
-) -> dict:
+) -> WindowsSummary:
     """Run the window Application until a stop condition; return a summary."""
     ensure_topic(settings)
     late = {"events": 0}
@@ -228,19 +240,31 @@ def run_windows(
     finally:
         stopper.close()
         sink.close()
-    return {
-        "messages": stopper.messages,
-        "window_updates": sink.rows_written,
-        "late_events": late["events"],
-        "seconds": round(time.monotonic() - began, 3),
-        "stopped_by": stopper.reason or "signal",
-    }
+    return WindowsSummary(
+        messages=stopper.messages,
+        window_updates=sink.rows_written,
+        late_events=late["events"],
+        seconds=round(time.monotonic() - began, 3),
+        stopped_by=stopper.reason or "signal",
+    )
+
+
+class _Relay(logging.Handler):
+    """The child's warnings as `{"notice": ...}` lines on stdout, for the parent to relay."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _send({"notice": record.getMessage()})
+
+
+def _send(message: dict) -> None:
+    with contextlib.suppress(BrokenPipeError):  # the parent may be gone
+        print(json.dumps(message), flush=True)
 
 
 def main() -> None:
     """Entry of the child process `stack consume` starts: settings come from the environment;
     it stops when its standard input closes (so run it with a pipe there, never /dev/null),
-    and prints its summary as one JSON object on stdout."""
+    and writes JSON lines on stdout: notices, then its summary (consumer.WindowsProcess)."""
     parser = argparse.ArgumentParser(prog="python -m stack.realtime.windows")
     parser.add_argument("--idle-timeout", type=float)
     parser.add_argument("--max-messages", type=int)
@@ -249,6 +273,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until Quix's handler: the parent decides
     from stack.settings import load_settings
 
+    relay = _Relay(logging.WARNING)
+    logging.getLogger("stack").addHandler(relay)
+
     summary = run_windows(
         load_settings(),
         idle_timeout=args.idle_timeout,
@@ -256,8 +283,7 @@ def main() -> None:
         commit_interval=args.commit_interval,
         watch_stdin=True,
     )
-    with contextlib.suppress(BrokenPipeError):  # the parent may be gone
-        print(json.dumps(summary), flush=True)
+    _send({"summary": summary.to_dict()})
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ is ("ok", value) | ("retry", message) (PostgreSQL unavailable: worth waiting) |
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
@@ -36,6 +36,8 @@ from stack.realtime.writer import (
     sort_messages,
 )
 from stack.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 
 class WriterUnavailable(Exception):
@@ -145,10 +147,12 @@ def serve(conn: Connection, writer: SinkWriter) -> None:
         staging.settle()
         staging.run(writer.abandon)
         kind = "retry" if is_connection_problem(error) else "fatal"
-        if kind == "fatal":  # a bug, not a user error: keep its traceback on stderr
-            traceback.print_exception(error)
         first_line = (str(error).strip().splitlines() or [""])[0]
-        conn.send((kind, f"{type(error).__name__}: {first_line}"))
+        message = f"{type(error).__name__}: {first_line}"
+        if kind == "fatal":  # a bug, not a user error: keep its traceback in the log file
+            log.error("the sink's writer failed", exc_info=error)
+            message += f" (traceback in {crash_log(writer.settings)})"
+        conn.send((kind, message))
 
     while True:
         try:
@@ -185,10 +189,21 @@ def serve(conn: Connection, writer: SinkWriter) -> None:
             return
 
 
+def crash_log(settings: Settings):
+    """Where the writer child keeps the tracebacks of its failures."""
+    return settings.stack_home / "logs" / "sink-writer.log"
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd, topic = int(sys.argv[1]), sys.argv[2]
-    writer = SinkWriter(load_settings(), topic)
+    settings = load_settings()
+    path = crash_log(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, delay=True)  # the file appears with the first failure
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("stack").addHandler(handler)
+    writer = SinkWriter(settings, topic)
     try:
         serve(Connection(fd), writer)
     except (BrokenPipeError, ConnectionResetError):  # the parent went away mid-reply

@@ -1,17 +1,35 @@
-"""The services (PostgreSQL, Kafka) and the two backends that run them: docker and local.
+"""The services (PostgreSQL, Kafka) and the backends that run them: docker, local, external.
 
-Nothing above this package knows which backend runs: both serve the same ports and
+Nothing above this package knows which backend runs: every backend serves the same ports and
 credentials from the settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from stack.errors import ServiceError
-from stack.settings import Settings
+from stack.progress import OnEvent, Reporter
+from stack.summary import Summary
 
+if TYPE_CHECKING:
+    from stack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Every backend, by name: its module and class (imported when chosen). The settings'
+# STACK_BACKEND choices and the CLI's --backend derive from this.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "docker": ("stack.services.docker", "DockerBackend"),
+    "local": ("stack.services.local", "LocalBackend"),
+    "external": ("stack.services.external", "ExternalBackend"),
+}
+BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
+SERVICE_NAMES: tuple[str, ...] = ("postgres", "kafka")
 BACKEND_STATE_FILE = "backend"  # under STACK_HOME: which backend `stack up` last started
 
 
@@ -26,6 +44,22 @@ class Backend(Protocol):
     def wipe(self) -> list[str]: ...
     def data_paths(self) -> list: ...
     def logs(self, service: str | None, follow: bool) -> int: ...
+
+
+@dataclass
+class ServiceAction:
+    service: str
+    what: str  # "started", "already running", "stopped", ...
+
+
+@dataclass
+class ServicesReport(Summary):
+    """What `stack up` / `stack down` did."""
+
+    backend: str
+    actions: list[ServiceAction] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # with --wipe: what was removed
+    seconds: float = 0.0
 
 
 def recorded_backend(settings: Settings) -> str | None:
@@ -58,31 +92,57 @@ def resolve_backend_name(settings: Settings, requested: str | None = None) -> st
 
 
 def get_backend(settings: Settings, requested: str | None = None) -> Backend:
-    from stack.services.docker import DockerBackend
-    from stack.services.external import ExternalBackend
-    from stack.services.local import LocalBackend
-
-    backends = {"docker": DockerBackend, "local": LocalBackend, "external": ExternalBackend}
-    return backends[resolve_backend_name(settings, requested)](settings)
+    module, cls = BACKENDS[resolve_backend_name(settings, requested)]
+    return getattr(importlib.import_module(module), cls)(settings)
 
 
 def start_services(
-    settings: Settings,
-    requested: str | None = None,
-    on_started: Callable[[str, str], None] = lambda name, what: None,
-) -> Backend:
+    settings: Settings, requested: str | None = None, *, on_event: OnEvent | None = None
+) -> ServicesReport:
     """`stack up`: start (or find running) every service with the chosen backend and record
-    it, so later commands use the same one. `on_started(service, what it did)` per service."""
+    it, so later commands use the same one. One `item` event per service."""
+    report = Reporter("services", on_event, log)
     running = recorded_backend(settings)
     if requested is not None and running and running != requested:
         raise ServiceError(f"the {running} backend is running: `stack down` it first")
+    started = time.monotonic()
     backend = get_backend(settings, requested)
+    report.start(detail=f"{backend.name} backend")
+    summary = ServicesReport(backend.name)
     record_backend(settings, backend.name)
     try:
         for name, what in backend.up():
-            on_started(name, what)
+            summary.actions.append(ServiceAction(name, what))
+            report.item(name, what)
     except BaseException:
         if not backend.is_running():
             record_backend(settings, None)
         raise
-    return backend
+    summary.seconds = time.monotonic() - started
+    report.done(detail=f"ready in {summary.seconds:.1f} s")
+    return summary
+
+
+def stop_services(
+    settings: Settings, *, wipe: bool = False, on_event: OnEvent | None = None
+) -> ServicesReport:
+    """`stack down`: stop every service; with `wipe`, then delete everything the stack keeps
+    (the backend's data, the DuckDB warehouse), after a notice that says what."""
+    report = Reporter("services", on_event, log)
+    started = time.monotonic()
+    backend = get_backend(settings)
+    summary = ServicesReport(backend.name)
+    for name, what in backend.down():
+        summary.actions.append(ServiceAction(name, what))
+        report.item(name, what)
+    if wipe:
+        targets = [*map(str, backend.data_paths())]
+        if settings.warehouse_duckdb_path.exists():
+            targets.append(str(settings.warehouse_duckdb_path))
+        report.notice("deleting: " + (", ".join(targets) or "nothing stored"))
+        backend.wipe()
+        settings.warehouse_duckdb_path.unlink(missing_ok=True)
+        summary.deleted = targets
+    record_backend(settings, None)
+    summary.seconds = time.monotonic() - started
+    return summary

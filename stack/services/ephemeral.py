@@ -26,11 +26,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ephemeral_services(
-    prefix: str = "stack-test-", services: list[str] | None = None
-) -> Iterator[tuple[Settings, LocalBackend]]:
-    """Start `services` (default: all) in a temporary STACK_HOME on free ports; stop and
-    delete them afterwards."""
+def ephemeral_home(prefix: str = "stack-test-") -> Iterator[tuple[Settings, LocalBackend]]:
+    """Settings for a temporary STACK_HOME on free ports, and the local backend over it,
+    nothing started: start what you need with `backend.up([...])`. Whatever was started is
+    stopped, and the home deleted, afterwards."""
     # Not under a mode-700 directory: when we are root, PostgreSQL runs as `nobody`, which
     # must be able to walk down to its data directory.
     home = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("STACK_EPHEMERAL_DIR", "/tmp")))
@@ -48,11 +47,20 @@ def ephemeral_services(
     )
     backend = LocalBackend(settings)
     try:
-        list(backend.up(services))
         yield settings, backend
     finally:
-        list(backend.down(services))
+        list(backend.down())
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ephemeral_services(
+    prefix: str = "stack-test-", services: list[str] | None = None
+) -> Iterator[tuple[Settings, LocalBackend]]:
+    """`services` (default: all) started in an ephemeral_home."""
+    with ephemeral_home(prefix) as (settings, backend):
+        list(backend.up(services))
+        yield settings, backend
 
 
 @contextlib.contextmanager

@@ -17,26 +17,17 @@ from psycopg import sql
 from stack.db import connect
 from stack.errors import StackError
 from stack.settings import Settings
-from stack.warehouse.load.extract import arrow_connection, stream
-from stack.warehouse.load.sources import SourceTable, describe, select_tables
-from stack.warehouse.load.types import duckdb_ident as q
+from stack.tables import SourceTable, select_tables
+from stack.warehouse.load.extract import arrow_connection, select_sql, stream
+from stack.warehouse.load.sources import describe
+from stack.warehouse.targets.duckdb import cast_select
+from stack.warehouse.types import duckdb_ident as q
 
-# The column that places a row of each table in time (what "the last N days" means for it).
-WINDOW_COLUMNS = {
-    "transactions_sink": "created_at",
-    "transactions_dlq": "failed_at",
-    "merchant_minute_totals": "window_start",
-    "ingest_files": "ingested_at",
-    "batch_transactions": "posted_date",
-    "documents": "updated_at",
-    "document_line_items": "updated_at",
-    "ingest_rejects": "rejected_at",
-}
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
 @dataclass
-class Summary:
+class QueryResult:
     title: str
     columns: list[str]
     rows: list[tuple]
@@ -89,25 +80,15 @@ def pull_window(
                 if spec is None:
                     preview.missing.append(table.name)
                     continue
-                column = WINDOW_COLUMNS.get(table.name, table.cursor)
-                query = (
-                    sql.SQL("SELECT {} FROM {} WHERE {} >= {}")
-                    .format(
-                        sql.SQL(", ").join(c.wire_sql() for c in spec.columns),
-                        sql.Identifier("public", spec.name),
-                        sql.Identifier(column),
-                        sql.Literal(since),
-                    )
-                    .as_string(pg)
+                # The rows of the window, by the column that places each row in time.
+                where = sql.SQL("{} >= {}").format(
+                    sql.Identifier(table.window_column), sql.Literal(since)
                 )
-                casts = ", ".join(
-                    f"CAST({q(c.name)} AS {c.duckdb_type}) AS {q(c.name)}" for c in spec.columns
-                )
-                with stream(adbc, query) as reader:
+                with stream(adbc, select_sql(pg, spec, where)) as reader:
                     con.register("_stack_window", reader)
                     con.execute(
                         f"CREATE OR REPLACE TABLE {q(spec.name)} AS "
-                        f"SELECT {casts} FROM _stack_window"
+                        + cast_select(spec, "_stack_window")
                     )
                     con.unregister("_stack_window")
                 preview.rows[spec.name] = con.execute(
@@ -116,12 +97,12 @@ def pull_window(
     return preview
 
 
-def summaries(preview: Preview, top: int = 10) -> list[Summary]:
+def summaries(preview: Preview, top: int = 10) -> list[QueryResult]:
     """Rows per table, spend by category, top merchants, DLQ and reject counts (those the
     window has tables for)."""
     have = set(preview.rows)
     found = [
-        Summary(
+        QueryResult(
             f"rows since {preview.since:%Y-%m-%d}",
             ["table", "rows"],
             [(name, count) for name, count in preview.rows.items()],
@@ -177,12 +158,12 @@ def summaries(preview: Preview, top: int = 10) -> list[Summary]:
     return found
 
 
-def _summary(preview: Preview, title: str, query: str) -> Summary:
+def _summary(preview: Preview, title: str, query: str) -> QueryResult:
     cursor = preview.con.execute(query)
-    return Summary(title, [d[0] for d in cursor.description], cursor.fetchall())
+    return QueryResult(title, [d[0] for d in cursor.description], cursor.fetchall())
 
 
-def run_query(preview: Preview, query: str, limit: int | None = None) -> Summary:
+def run_query(preview: Preview, query: str, limit: int | None = None) -> QueryResult:
     """The user's SQL on the window; a user error (one line) when DuckDB rejects it."""
     try:
         cursor = preview.con.execute(query)
@@ -190,7 +171,7 @@ def run_query(preview: Preview, query: str, limit: int | None = None) -> Summary
         rows = (cursor.fetchmany(limit) if limit else cursor.fetchall()) if columns else []
     except duckdb.Error as error:
         raise StackError(f"--sql failed: {str(error).strip().splitlines()[0]}") from None
-    return Summary(query, columns, rows)
+    return QueryResult(query, columns, rows)
 
 
 def _bare(query: str) -> str:

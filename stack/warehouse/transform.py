@@ -8,6 +8,7 @@ the caller. The summary comes from dbt's own target/run_results.json.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,15 +17,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack.errors import ConfigError, StackError
-from stack.settings import PROJECT_ROOT, Settings
-from stack.warehouse.load.run import TARGETS
-from stack.warehouse.load.sources import SOURCE_NAMES
+from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
+from stack.project import dbt_dir, dbt_target_dir
+from stack.settings import Settings
+from stack.summary import Summary
+from stack.tables import SOURCE_TABLES
+from stack.warehouse.targets import get_target
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,7 +41,7 @@ class NodeResult:
 
 
 @dataclass
-class TransformSummary:
+class TransformSummary(Summary):
     target: str
     command: str
     success: bool
@@ -56,10 +60,7 @@ class TransformSummary:
     def failures(self) -> list[NodeResult]:
         return [r for r in self.results if r.status in ("error", "fail", "runtime error")]
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["counts"] = self.counts
-        return data
+    derived = ("counts",)
 
 
 class TransformError(StackError):
@@ -79,31 +80,25 @@ def transform(
     docs: bool = False,
     timeout: float = 3600,
     target_path: Path | None = None,
-    output: Callable[[str], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> TransformSummary:
     """`dbt build` (seeds, models, tests) on the warehouse; with `docs`, then `dbt docs
-    generate`. `output` receives dbt's log lines as they come. Raises TransformError when a
-    node fails (the summary is attached), StackError when dbt cannot run at all."""
-    target_name = target or settings.warehouse_target
-    if target_name not in TARGETS:
-        raise ConfigError(
-            f"unknown warehouse target {target_name!r} (choose from {', '.join(TARGETS)})"
-        )
-    if target_name == "duckdb":
-        _check_duckdb_ready(settings)
-    else:
-        from stack.warehouse.load.snowflake_target import check_snowflake_settings
-
-        check_snowflake_settings(settings)
-    target_path = target_path or DBT_PROJECT_DIR / "target"
-    args = ["build", "--target", target_name]
+    generate`. dbt's log lines arrive as `log` events. Raises TransformError when a node
+    fails (the summary is attached), StackError when dbt cannot run at all."""
+    dbt_dir(settings)  # a missing project is a setting to fix, before anything else
+    warehouse = get_target(settings, target)
+    warehouse.check_ready([table.name for table in SOURCE_TABLES if table.dbt])
+    report = Reporter("transform", on_event, log)
+    target_path = target_path or dbt_target_dir(settings)
+    args = ["build", "--target", warehouse.name]
     if select:
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
     started = time.monotonic()
-    code = run_dbt(settings, args, target_path=target_path, timeout=timeout, output=output)
-    summary = _summary(target_name, "build", code, time.monotonic() - started, target_path)
+    report.start(detail=f"dbt build on {warehouse.name}")
+    code = run_dbt(settings, args, target_path=target_path, timeout=timeout, output=report.line)
+    summary = _summary(warehouse.name, "build", code, time.monotonic() - started, target_path)
     if not summary.success:
         failed = summary.failures
         names = ", ".join(f"{r.name} ({r.status})" for r in failed[:5]) or f"exit code {code}"
@@ -116,14 +111,15 @@ def transform(
     if docs:
         docs_code = run_dbt(
             settings,
-            ["docs", "generate", "--target", target_name],
+            ["docs", "generate", "--target", warehouse.name],
             target_path=target_path,
             timeout=timeout,
-            output=output,
+            output=report.line,
         )
         if docs_code != 0:
             raise StackError(f"dbt docs generate failed (exit code {docs_code})")
     summary.seconds = time.monotonic() - started
+    report.done(detail=f"dbt build passed in {summary.seconds:.1f} s")
     return summary
 
 
@@ -132,38 +128,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
         **settings.as_env(),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(dbt_dir(settings)),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_VERSION_CHECK": "false",
     }
-
-
-def _check_duckdb_ready(settings: Settings) -> None:
-    import duckdb
-
-    from stack.warehouse.load.duckdb_target import open_duckdb
-
-    path = settings.warehouse_duckdb_path
-    if not path.exists():
-        raise StackError(f"no warehouse at {path} yet: run `stack load` first")
-    con = open_duckdb(path, read_only=True)
-    try:
-        present = {
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
-            ).fetchall()
-        }
-    except duckdb.Error as error:
-        raise StackError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
-    finally:
-        con.close()
-    missing = [name for name in SOURCE_NAMES if name not in present]
-    if missing:
-        raise StackError(
-            f"the warehouse has no raw.{', raw.'.join(missing)} yet: their pipeline has not "
-            "written to PostgreSQL (run it, then `stack load`), or `stack load` has not run"
-        )
 
 
 def run_dbt(
@@ -176,16 +144,17 @@ def run_dbt(
 ) -> int:
     """Any dbt command on the project (`["test", "--select", "..."]`, `["source",
     "freshness"]`, ...) with the stack's settings; its exit code. Stopped after `timeout`."""
-    target_path = target_path or DBT_PROJECT_DIR / "target"
+    project = dbt_dir(settings)
+    target_path = target_path or dbt_target_dir(settings)
     command = [
         sys.executable,
         "-c",
         "from dbt.cli.main import cli; cli()",
         *args,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project),
         "--target-path",
         str(target_path),
         "--log-path",
@@ -195,7 +164,7 @@ def run_dbt(
     process = subprocess.Popen(
         command,
         env=dbt_env(settings),
-        cwd=DBT_PROJECT_DIR,
+        cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

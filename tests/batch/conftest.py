@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from stack.batch.generate import generate
 from stack.services.ephemeral import scratch_database
 from stack.settings import Settings
-
-# Small on purpose: enough rows for COPY and two PDF workers, quick on a busy 2-core machine.
-MONTHS = "2025-01:2025-02"
-ROWS = 300
-PDFS = 4
-
-
-def query(settings: Settings, statement: str, params: tuple = ()) -> list[tuple]:
-    with psycopg.connect(settings.postgres_conninfo()) as conn:
-        return conn.execute(statement, params).fetchall()
-
-
-def batch_settings(settings: Settings, root: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "batch_incoming_dir": root / "incoming",
-            "batch_rejected_dir": root / "rejected",
-        }
-    )
+from tests.batch.helpers import MONTHS, PDFS, ROWS, batch_settings
 
 
 @pytest.fixture
@@ -41,7 +22,6 @@ def batch(settings: Settings, tmp_path: Path) -> Settings:
         rows_per_month=ROWS,
         pdfs_per_month=PDFS,
         seed=7,
-        show_progress=False,
     )
     return configured
 

@@ -13,8 +13,7 @@ import pytest
 from stack.batch.bad_files import BAD_FILES, BAD_ROWS, BAD_ROWS_FILE
 from stack.batch.generate import generate
 from stack.batch.reasons import FILE_REASONS, ROW_REASONS
-from tests.batch.conftest import query
-from tests.conftest import run_stack
+from tests.helpers import query, run_stack
 
 MONTH = "2025-01"
 GOOD_FILES = [
@@ -38,7 +37,6 @@ def bad_run(module_db):
         pdfs_per_month=2,
         seed=21,
         with_bad=True,
-        show_progress=False,
     )
     result = run_stack(module_db, "batch", "ingest", "--json")
     return generated, result, json.loads(result.stdout)

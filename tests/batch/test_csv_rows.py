@@ -12,7 +12,8 @@ from stack.batch.generate import csv_bytes
 from stack.batch.ingest import ingest
 from stack.batch.monthly import transactions
 from stack.batch.pools import build_pools
-from tests.batch.conftest import batch_settings, query
+from tests.batch.helpers import batch_settings
+from tests.helpers import query
 
 
 def _replace(line: str, column: int, value: str) -> str:
@@ -44,7 +45,7 @@ def test_line_numbers_survive_blocks_and_bad_rows(settings, tmp_path, monkeypatc
     folder.mkdir(parents=True)
     (folder / "transactions_2025-05.csv").write_text("\n".join(lines) + "\n")
 
-    summary = ingest(configured, show_progress=False)
+    summary = ingest(configured)
 
     assert summary.count("loaded") == 1
     rejects = query(configured, "SELECT line, reason, raw FROM ingest_rejects ORDER BY line")
@@ -72,7 +73,7 @@ def test_excel_style_csv_loads(settings, tmp_path):
     folder.mkdir(parents=True)
     (folder / "export.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join([header, *rows, ""]).encode())
 
-    summary = ingest(configured, show_progress=False)
+    summary = ingest(configured)
 
     assert summary.exit_code == 0, summary.to_dict()
     assert query(

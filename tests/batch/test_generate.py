@@ -31,7 +31,6 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
         "rows_per_month": 200,
         "pdfs_per_month": 4,
         "with_bad": True,
-        "show_progress": False,
     }
     generate(out_dir=tmp_path / "a", seed=11, **args)
     generate(out_dir=tmp_path / "b", seed=11, **args)
@@ -53,7 +52,6 @@ def test_a_month_is_the_same_whatever_months_come_with_it(tmp_path):
         rows_per_month=50,
         pdfs_per_month=2,
         seed=3,
-        show_progress=False,
     )
     generate(
         out_dir=tmp_path / "alone",
@@ -61,7 +59,6 @@ def test_a_month_is_the_same_whatever_months_come_with_it(tmp_path):
         rows_per_month=50,
         pdfs_per_month=2,
         seed=3,
-        show_progress=False,
     )
     alone = _tree(tmp_path / "alone")
     assert alone == {k: v for k, v in _tree(tmp_path / "range").items() if k.startswith("2025-02")}
@@ -74,7 +71,6 @@ def test_transaction_ids_are_unique_across_months_and_rows_are_well_formed(tmp_p
         rows_per_month=400,
         pdfs_per_month=0,
         seed=5,
-        show_progress=False,
     )
     ids = []
     for path in sorted(tmp_path.rglob("*.csv")):
@@ -96,7 +92,6 @@ def test_generated_pdfs_are_readable_and_their_line_items_add_up(tmp_path):
         rows_per_month=10,
         pdfs_per_month=16,
         seed=9,
-        show_progress=False,
     )
     parsed = [read_pdf(p, p.name) for p in sorted(tmp_path.rglob("*.pdf"))]
     assert all(isinstance(doc, ParsedPdf) for doc in parsed), parsed
@@ -123,7 +118,6 @@ def test_pdf_texts_vary_between_documents(tmp_path):
         rows_per_month=10,
         pdfs_per_month=8,
         seed=1,
-        show_progress=False,
     )
     texts = [read_pdf(p, p.name).text for p in sorted(tmp_path.rglob("invoice_*.pdf"))]
     # the prose after the totals, numbers masked: the wording itself differs

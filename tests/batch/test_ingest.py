@@ -16,7 +16,8 @@ import pytest
 from stack.batch.generate import generate
 from stack.batch.ingest import ingest
 from stack.settings import PROJECT_ROOT
-from tests.batch.conftest import MONTHS, PDFS, ROWS, query
+from tests.batch.helpers import MONTHS, PDFS, ROWS
+from tests.helpers import query
 
 
 def _csv_totals(settings) -> dict[str, tuple[int, Decimal]]:
@@ -56,7 +57,7 @@ def _snapshot(settings) -> list:
 
 
 def test_ingested_counts_and_amounts_equal_the_generated_files(batch):
-    summary = ingest(batch, show_progress=False)
+    summary = ingest(batch)
     assert summary.exit_code == 0
     assert summary.count("failed") == 0 and summary.rejected_rows == 0
     months = len(MONTHS.split(":"))
@@ -98,7 +99,7 @@ def test_ingested_counts_and_amounts_equal_the_generated_files(batch):
 
 @pytest.mark.parametrize("workers", [None, 1], ids=["worker-processes", "in-process"])
 def test_pdf_line_items_sum_to_the_document_totals(batch, workers):
-    ingest(batch, workers=workers, show_progress=False)
+    ingest(batch, workers=workers)
     rows = query(
         batch,
         """
@@ -130,9 +131,9 @@ def test_pdf_line_items_sum_to_the_document_totals(batch, workers):
 
 
 def test_second_run_changes_nothing(batch):
-    ingest(batch, show_progress=False)
+    ingest(batch)
     before = _snapshot(batch)
-    again = ingest(batch, show_progress=False)
+    again = ingest(batch)
     assert again.count("skipped") == len(again.files) == 2 * (1 + PDFS)
     assert again.transactions == again.documents == 0
     assert again.exit_code == 0
@@ -140,7 +141,7 @@ def test_second_run_changes_nothing(batch):
 
 
 def test_changed_csv_replaces_its_rows_not_doubles_them(batch):
-    ingest(batch, show_progress=False)
+    ingest(batch)
     path = batch.batch_incoming_dir / "2025-01/transactions_2025-01.csv"
     lines = path.read_text().splitlines(keepends=True)
     # the new version: 100 rows fewer, and one amount corrected
@@ -153,7 +154,7 @@ def test_changed_csv_replaces_its_rows_not_doubles_them(batch):
     path.write_text("".join(kept))
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
 
-    summary = ingest(batch, show_progress=False)
+    summary = ingest(batch)
     replaced = [f for f in summary.files if f.outcome == "replaced"]
     assert [f.path for f in replaced] == ["2025-01/transactions_2025-01.csv"]
     assert summary.count("skipped") == len(summary.files) - 1
@@ -178,7 +179,7 @@ def test_changed_csv_replaces_its_rows_not_doubles_them(batch):
 
 
 def test_changed_pdf_replaces_its_document_and_line_items(batch, tmp_path):
-    ingest(batch, show_progress=False)
+    ingest(batch)
     name = "2025-02/invoice_2025-02_001.pdf"
     old_id = hashlib.sha256((batch.batch_incoming_dir / name).read_bytes()).hexdigest()
     # a different invoice delivered under the same name
@@ -188,13 +189,12 @@ def test_changed_pdf_replaces_its_document_and_line_items(batch, tmp_path):
         rows_per_month=1,
         pdfs_per_month=2,
         seed=99,
-        show_progress=False,
     )
     new_bytes = (tmp_path / "other" / name).read_bytes()
     (batch.batch_incoming_dir / name).write_bytes(new_bytes)
     new_id = hashlib.sha256(new_bytes).hexdigest()
 
-    summary = ingest(batch, show_progress=False)
+    summary = ingest(batch)
     assert [(f.path, f.outcome) for f in summary.files if f.outcome != "skipped"] == [
         (name, "replaced")
     ]
@@ -213,12 +213,12 @@ def test_changed_pdf_replaces_its_document_and_line_items(batch, tmp_path):
 
 
 def test_a_bad_new_version_is_quarantined_and_the_loaded_rows_stay(batch):
-    ingest(batch, show_progress=False)
+    ingest(batch)
     name = "2025-02/transactions_2025-02.csv"
     path = batch.batch_incoming_dir / name
     path.write_bytes(path.read_bytes().replace(b"CARD PAYMENT", "Caf\u00e9".encode("latin-1"), 1))
 
-    summary = ingest(batch, show_progress=False)
+    summary = ingest(batch)
     (failed,) = [f for f in summary.files if f.outcome == "failed"]
     assert (failed.path, failed.reason) == (name, "not_utf8")
     assert f"the {ROWS} rows of the version loaded before stay loaded" in failed.detail
@@ -260,7 +260,7 @@ def test_cli_ingest_json_and_exit_codes(stack_cli, batch):
 
 
 def test_status_reports_the_batch_tables(stack_cli, batch):
-    ingest(batch, show_progress=False)
+    ingest(batch)
     report = json.loads(stack_cli("status", "--json").stdout)
     section = report["pipelines"]["batch"]
     assert section["transactions"] == 2 * ROWS

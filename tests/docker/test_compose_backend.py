@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer
 from stack.services.docker import engine_answers
 from stack.services.ephemeral import free_port
 from stack.settings import PROJECT_ROOT, load_settings
-from tests.conftest import run_stack
+from tests.helpers import run_stack
 
 pytestmark = [
     pytest.mark.docker,

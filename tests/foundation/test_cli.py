@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
+
+@pytest.mark.usefixtures("kafka")
 def test_status_json_reports_both_services_healthy(stack_cli):
     result = stack_cli("status", "--json", check=True)
     report = json.loads(result.stdout)
@@ -62,6 +65,7 @@ def test_bad_kafka_bootstrap_names_the_variable(stack_cli):
     assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
 
 
+@pytest.mark.usefixtures("kafka")
 def test_logs_show_the_servers_output(stack_cli, settings):
     for service in ("postgres", "kafka"):
         log = settings.stack_home / "logs" / f"{service}.log"

@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stack.db import connect
 
 
-def test_table_survives_postgres_restart(services, settings):
+def test_table_survives_postgres_restart(postgres, settings):
     # The seed plan's Phase 1 smoke test: create a table, restart, the rows are still there.
     with connect(settings) as conn:
         conn.execute("CREATE TABLE smoke (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO smoke VALUES (1, 'before restart'), (2, 'kept')")
-    services.restart_postgres()
+    postgres.restart_postgres()
     with connect(settings) as conn:
         rows = conn.execute("SELECT id, note FROM smoke ORDER BY id").fetchall()
     assert rows == [(1, "before restart"), (2, "kept")]
 
 
+@pytest.mark.usefixtures("kafka")
 def test_kafka_message_round_trip(settings):
     topic = settings.transactions_topic
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})

@@ -56,12 +56,11 @@ def test_ingest_loads_files_and_drains_kafka_and_reports_rejects(stack_cli, sett
         pdfs_per_month=2,
         seed=3,
         with_bad=True,
-        show_progress=False,
     )
     produced = produce(settings, count=500, seed=3)
     result = stack_cli("ingest", "--idle-timeout", "2", timeout=300)
     assert result.returncode == 1, result.stderr[-3000:]  # the known-bad files were rejected
-    assert count(settings, "transactions_sink") == produced["unique_transactions"]
+    assert count(settings, "transactions_sink") == produced.unique_transactions
     assert count(settings, "batch_transactions") > 0
     assert count(settings, "ingest_rejects") > 0
     failed = count(settings, "ingest_files WHERE status = 'failed'")

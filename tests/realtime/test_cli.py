@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.realtime.conftest import window_mismatches
+from tests.realtime.helpers import window_mismatches
 
 
 def test_stream_produces_and_consumes_a_bounded_demo(settings, stack_cli):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from stack.realtime.topics import OffsetsProbe
 from stack.settings import PROJECT_ROOT
-from tests.conftest import run_stack
-from tests.realtime.conftest import (
+from tests.helpers import run_stack
+from tests.realtime.helpers import (
     START,
     dlq_reasons,
     expected_run,

@@ -10,8 +10,8 @@ from confluent_kafka import Producer
 from stack.realtime.generator import MALFORMED_KINDS, TransactionGenerator, malformed
 from stack.realtime.producer import producer_config
 from stack.realtime.topics import ensure_topic
-from tests.conftest import run_stack
-from tests.realtime.conftest import START, query, sink_state
+from tests.helpers import run_stack
+from tests.realtime.helpers import START, query, sink_state
 
 # Beyond the generator's kinds: messages no producer of ours would send.
 RAW_BAD = [(b"tombstone-key", None, "not_json"), (b"latin-1", "café".encode("latin-1"), "not_json")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from stack.realtime.topics import OffsetsProbe
-from tests.realtime.conftest import (
+from tests.realtime.helpers import (
     START,
     dlq_reasons,
     expected_run,

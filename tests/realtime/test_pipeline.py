@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.conftest import run_stack
-from tests.realtime.conftest import (
+from tests.helpers import run_stack
+from tests.realtime.helpers import (
     START,
     dlq_reasons,
     expected_run,

@@ -13,8 +13,8 @@ from confluent_kafka import Producer
 from stack.realtime.generator import TransactionGenerator
 from stack.realtime.producer import producer_config
 from stack.realtime.topics import ensure_topic
-from tests.conftest import run_stack
-from tests.realtime.conftest import START, query, sink_state, window_mismatches
+from tests.helpers import run_stack
+from tests.realtime.helpers import START, query, sink_state, window_mismatches
 
 STATUSES = ("authorized", "captured", "refunded")
 

@@ -8,7 +8,7 @@ import threading
 import psycopg
 
 from stack.realtime.schema import ensure_schema
-from tests.realtime.conftest import query
+from tests.realtime.helpers import query
 
 
 def test_concurrent_schema_creation_does_not_fail(settings):

@@ -131,7 +131,7 @@ def money(value: object) -> Decimal:
 def snowflake_query(settings: Settings, query: str) -> list[tuple]:
     """Rows of `query`, run in the loader's own session set-up (database and schema in use:
     fakesnow also needs that to re-attach a database file after a restart)."""
-    from stack.warehouse.load.snowflake_target import SnowflakeTarget
+    from stack.warehouse.targets.snowflake import SnowflakeTarget
 
     with SnowflakeTarget(settings) as target:
         return target.cur.execute(query).fetchall()

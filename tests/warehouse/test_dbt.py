@@ -15,7 +15,7 @@ from stack.db import connect
 from stack.errors import StackError
 from stack.warehouse.load import load
 from stack.warehouse.transform import TransformError, run_dbt, transform
-from tests.conftest import run_stack
+from tests.helpers import run_stack
 from tests.warehouse import sources
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
 

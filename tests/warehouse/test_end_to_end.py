@@ -4,18 +4,21 @@ warehouse loads it and dbt builds every model and passes every data test on that
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from stack.batch.generate import generate
 from stack.batch.ingest import ingest
 from stack.db import connect
 from stack.realtime.consumer import consume
 from stack.realtime.producer import produce
-from stack.warehouse.load import SOURCE_NAMES, load
+from stack.tables import SOURCE_NAMES
+from stack.warehouse.load import load
 from stack.warehouse.transform import transform
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
 from tests.warehouse.helpers import assert_duckdb_equals_source
 
 
+@pytest.mark.usefixtures("kafka")
 def test_pipelines_then_load_then_dbt_build(settings, tmp_path):
     settings = settings.model_copy(
         update={
@@ -32,9 +35,8 @@ def test_pipelines_then_load_then_dbt_build(settings, tmp_path):
         pdfs_per_month=2,
         seed=3,
         with_bad=True,
-        show_progress=False,
     )
-    ingest(settings, workers=1, show_progress=False)
+    ingest(settings, workers=1)
     with connect(settings) as conn:
         counts = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]

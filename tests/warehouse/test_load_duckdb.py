@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from stack.db import connect
 from stack.errors import StackError
 from stack.settings import PROJECT_ROOT
-from stack.warehouse.load import SOURCE_NAMES, load
+from stack.tables import SOURCE_NAMES
+from stack.warehouse.load import load
 from tests.warehouse import sources
 from tests.warehouse.helpers import (
     assert_duckdb_equals_source,
@@ -200,10 +201,10 @@ def test_load_killed_mid_table_keeps_watermark_and_rerun_is_exact(seeded):
         from stack.warehouse.load import load
 
         def crash(event):
-            if event.table == "batch_transactions" and event.stage == "rows":
+            if event.item == "batch_transactions" and event.kind == "progress":
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        load(load_settings(), progress=crash)
+        load(load_settings(), on_event=crash)
         """
     )
     result = subprocess.run(
@@ -274,12 +275,12 @@ def test_second_concurrent_load_is_refused(seeded):
     done: list = []
 
     def hold(event):
-        if event.stage == "start":
+        if event.kind == "start" and event.item is not None:
             inside.set()
             release.wait(60)
 
     first = threading.Thread(
-        target=lambda: done.append(load(seeded, tables=["transactions_dlq"], progress=hold))
+        target=lambda: done.append(load(seeded, tables=["transactions_dlq"], on_event=hold))
     )
     first.start()
     try:

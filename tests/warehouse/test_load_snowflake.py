@@ -10,15 +10,16 @@ from pydantic import SecretStr
 
 from stack.db import connect
 from stack.errors import ConfigError, ServiceError
-from stack.warehouse.load import SOURCE_NAMES, load
+from stack.tables import SOURCE_NAMES
+from stack.warehouse.load import load
 from tests.warehouse import sources
-from tests.warehouse.conftest import FakesnowServer, point_at_fakesnow
 from tests.warehouse.helpers import (
     assert_snowflake_equals_source,
     compare_snowflake,
     snowflake_query,
     source_table,
 )
+from tests.warehouse.snowflake_double import FakesnowServer, point_at_fakesnow
 
 
 def _state(settings) -> dict:
@@ -108,11 +109,11 @@ def test_snowflake_stopped_mid_load_keeps_watermark_and_rerun_is_exact(settings,
             sources.change(conn)
 
         def stop_target(event):
-            if event.table == "batch_transactions" and event.stage == "rows":
+            if event.item == "batch_transactions" and event.kind == "progress":
                 server.kill()
 
         with pytest.raises(ServiceError, match="Snowflake failed"):
-            load(settings, progress=stop_target)
+            load(settings, on_event=stop_target)
 
         server.start()
         state = _state(settings)

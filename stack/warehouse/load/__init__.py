@@ -1,14 +1,5 @@
 """Incremental loads PostgreSQL -> warehouse (DuckDB or Snowflake); see run.load()."""
 
-from stack.warehouse.load.run import TARGETS, LoadEvent, LoadSummary, TableLoad, load
-from stack.warehouse.load.sources import SOURCE_NAMES, SOURCE_TABLES
+from stack.warehouse.load.run import LoadSummary, TableLoad, load
 
-__all__ = [
-    "SOURCE_NAMES",
-    "SOURCE_TABLES",
-    "TARGETS",
-    "LoadEvent",
-    "LoadSummary",
-    "TableLoad",
-    "load",
-]
+__all__ = ["LoadSummary", "TableLoad", "load"]

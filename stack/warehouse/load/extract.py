@@ -45,7 +45,7 @@ from psycopg import sql
 
 from stack.errors import ServiceError
 from stack.settings import Settings
-from stack.warehouse.load.sources import TableSpec
+from stack.warehouse.types import TableSpec
 
 # Sessions of this database that may hold written-but-invisible rows. Autovacuum has a
 # snapshot but never writes rows. xact_start is NULL for other roles' sessions without
@@ -86,20 +86,26 @@ def upper_bound(conn: psycopg.Connection, fallback_lag_seconds: float) -> Bound:
     return Bound(value=value, now=now, held_back_to=oldest, unseen_sessions=unseen)
 
 
-def extract_query(
-    conn: psycopg.Connection, spec: TableSpec, lo: datetime | None, hi: datetime
-) -> str:
-    """SELECT of the rows with lo <= cursor < hi, each column in its wire form (types.py)."""
-    cursor = sql.Identifier(spec.cursor)
-    where = sql.SQL("{} < {}").format(cursor, sql.Literal(hi))
-    if lo is not None:
-        where = sql.SQL("{} >= {} AND ").format(cursor, sql.Literal(lo)) + where
+def select_sql(conn: psycopg.Connection, spec: TableSpec, where: sql.Composable) -> str:
+    """SELECT of the table's rows matching `where`, each column in its wire form (types.py):
+    what the loader and `stack preview` both read."""
     query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
         sql.SQL(", ").join(column.wire_sql() for column in spec.columns),
         sql.Identifier("public", spec.name),
         where,
     )
     return query.as_string(conn)
+
+
+def extract_query(
+    conn: psycopg.Connection, spec: TableSpec, lo: datetime | None, hi: datetime
+) -> str:
+    """The rows with lo <= cursor < hi."""
+    cursor = sql.Identifier(spec.cursor)
+    where = sql.SQL("{} < {}").format(cursor, sql.Literal(hi))
+    if lo is not None:
+        where = sql.SQL("{} >= {} AND ").format(cursor, sql.Literal(lo)) + where
+    return select_sql(conn, spec, where)
 
 
 @contextlib.contextmanager

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import psycopg
-import pyarrow as pa
 
 from stack.db import connect
-from stack.errors import ConfigError, StackError
+from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
+from stack.summary import Summary
+from stack.tables import ensure_source_tables, select_tables
 from stack.warehouse.load.extract import arrow_connection, extract_query, stream, upper_bound
-from stack.warehouse.load.sources import TableSpec, describe, select_tables
+from stack.warehouse.load.sources import describe
+from stack.warehouse.targets import Target, get_target
+from stack.warehouse.types import TableSpec
 
-TARGETS = ("duckdb", "snowflake")
+log = logging.getLogger(__name__)
+
 # pg_advisory_lock(classid, objid): one load per target at a time, whoever runs it (CLI,
 # Airflow, a test): two loads racing could merge an older extract over a newer one.
 _LOCK_CLASS = 0x5748_4C44  # "WHLD"
@@ -34,13 +39,10 @@ def _data_errors() -> tuple[type[Exception], ...]:
     return (adbc_driver_manager.Error, duckdb.Error, psycopg.Error, pa.ArrowException, OSError)
 
 
-_DATA_ERRORS = _data_errors()
-
-
 @dataclass
 class TableLoad:
     table: str
-    status: str  # loaded | unchanged | missing (not in PostgreSQL yet)
+    status: str  # loaded | unchanged | missing (not in PostgreSQL)
     rows: int = 0
     watermark_before: datetime | None = None
     watermark_after: datetime | None = None
@@ -48,7 +50,7 @@ class TableLoad:
 
 
 @dataclass
-class LoadSummary:
+class LoadSummary(Summary):
     target: str
     where: str
     full_refresh: bool
@@ -56,49 +58,18 @@ class LoadSummary:
     held_back_to: datetime | None  # an open writing transaction kept the bound this early
     unseen_sessions: int  # sessions we could not see: the fallback lag was used
     tables: list[TableLoad] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # source tables created empty first
     seconds: float = 0.0
+
+    derived = ("rows", "rows_per_second")
 
     @property
     def rows(self) -> int:
         return sum(table.rows for table in self.tables)
 
     @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["rows"] = self.rows
-        data["rows_per_second"] = round(self.rows_per_second)
-        return data
-
-
-class Target(Protocol):
-    """A warehouse the loader writes to (duckdb_target.py, snowflake_target.py); a context
-    manager holding its connection."""
-
-    name: str
-
-    def __enter__(self) -> Target: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def where(self) -> str: ...  # for messages: a path, or account: database.schema
-
-    def watermark(self, table: str) -> datetime | None: ...
-
-    def write(
-        self, spec: TableSpec, reader: pa.RecordBatchReader, *, hi: datetime, full_refresh: bool
-    ) -> int:
-        """Merge the rows into the table, then set its watermark to `hi`; rows written."""
-        ...
-
-
-@dataclass(frozen=True)
-class LoadEvent:
-    table: str
-    stage: str  # start | rows (a batch passed; `rows` is the running total) | done | missing
-    rows: int = 0
+    def rows_per_second(self) -> int:
+        return round(self.rows / self.seconds) if self.seconds else 0
 
 
 def load(
@@ -107,48 +78,51 @@ def load(
     target: str | None = None,
     tables: list[str] | None = None,
     full_refresh: bool = False,
-    progress: Callable[[LoadEvent], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> LoadSummary:
     """Copy rows new or changed since each table's watermark into raw.<table> of the target,
     merged on the primary key; each table's watermark advances only once its rows are in.
 
-    `tables`: source table names (default: all in the registry, sources.SOURCE_TABLES);
-    `full_refresh`: drop and reload the selected tables from scratch.
+    `tables`: source table names (default: every table of the catalog, stack/tables.py);
+    `full_refresh`: drop and reload the selected tables from scratch. A source table that a
+    pipeline has not created yet is created (empty, by its pipeline's DDL) first, so that
+    the warehouse always holds every table dbt reads.
     """
-    target_name = target or settings.warehouse_target
-    if target_name not in TARGETS:
-        raise ConfigError(
-            f"unknown warehouse target {target_name!r} (choose from {', '.join(TARGETS)})"
-        )
+    wh = get_target(settings, target)
+    wh.check_settings()
     selected = select_tables(tables)
-    notify = progress or (lambda event: None)
+    report = Reporter("load", on_event, log)
     started = time.monotonic()
     with (
         connect(settings, autocommit=True) as pg,
-        _open_target(settings, target_name) as wh,
-        _exclusive(pg, target_name, wh.where()),
+        wh,
+        _exclusive(pg, wh.name, wh.where()),
     ):
+        created = ensure_source_tables(pg, selected)
         bound = upper_bound(pg, settings.warehouse_fallback_lag_seconds)
         specs = [(table, describe(pg, table)) for table in selected]
         summary = LoadSummary(
-            target=target_name,
+            target=wh.name,
             where=wh.where(),
             full_refresh=full_refresh,
             upper_bound=bound.value,
             held_back_to=bound.held_back_to,
             unseen_sessions=bound.unseen_sessions,
+            created=created,
         )
+        report.start(total=len(specs), detail=f"{wh.name} ({wh.where()})")
         with arrow_connection(settings) as adbc:
             for table, spec in specs:
-                if spec is None:
+                if spec is None:  # dropped since ensure_source_tables: nothing to load
                     summary.tables.append(TableLoad(table.name, "missing"))
-                    notify(LoadEvent(table.name, "missing"))
+                    report.item(table.name, "missing")
                     continue
-                notify(LoadEvent(spec.name, "start"))
-                result = _load_table(pg, adbc, wh, spec, bound.value, full_refresh, notify)
+                report.start(spec.name)
+                result = _load_table(pg, adbc, wh, spec, bound.value, full_refresh, report)
                 summary.tables.append(result)
-                notify(LoadEvent(spec.name, "done", result.rows))
+                report.item(spec.name, result.status, done=result.rows)
     summary.seconds = time.monotonic() - started
+    report.done(done=summary.rows)
     return summary
 
 
@@ -159,7 +133,7 @@ def _load_table(
     spec: TableSpec,
     bound: datetime,
     full_refresh: bool,
-    notify: Callable[[LoadEvent], None],
+    report: Reporter,
 ) -> TableLoad:
     """One table: rows with watermark <= cursor < bound, merged, then the new watermark."""
     started = time.monotonic()
@@ -174,26 +148,18 @@ def _load_table(
     def on_rows(count: int) -> None:
         nonlocal seen
         seen += count
-        notify(LoadEvent(spec.name, "rows", seen))
+        report.progress(seen, item=spec.name)
 
     try:
         with stream(adbc, extract_query(pg, spec, before, hi), on_rows) as reader:
             rows = wh.write(spec, reader, hi=hi, full_refresh=full_refresh)
-    except _DATA_ERRORS as error:
+    except Exception as error:
+        if not isinstance(error, _data_errors()):
+            raise
         raise _load_error(spec.name, wh.name, error) from error
     return TableLoad(
         spec.name, "loaded" if rows else "unchanged", rows, before, hi, time.monotonic() - started
     )
-
-
-def _open_target(settings: Settings, name: str) -> Target:
-    if name == "snowflake":
-        from stack.warehouse.load.snowflake_target import SnowflakeTarget
-
-        return SnowflakeTarget(settings)
-    from stack.warehouse.load.duckdb_target import DuckDBTarget
-
-    return DuckDBTarget(settings.warehouse_duckdb_path)
 
 
 @contextlib.contextmanager

@@ -1,66 +1,16 @@
-"""Which PostgreSQL tables the warehouse loads, and what the catalog says about each one.
+"""What PostgreSQL's catalog says about a source table right now.
 
-The registry is deliberately small (a name and a cursor column): columns, types and primary
-keys are read from pg_catalog at every load, so a column a pipeline adds just flows through.
+The catalog of source tables (stack/tables.py) is deliberately small: columns and types are
+read from pg_catalog at every load, so a column a pipeline adds just flows through.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import psycopg
 
 from stack.errors import StackError
-from stack.warehouse.load.types import Column
-
-
-@dataclass(frozen=True)
-class SourceTable:
-    name: str
-    cursor: str = "updated_at"  # timestamptz, set to clock_timestamp() on every write
-
-
-# The pipelines' tables (stack/realtime/schema.py, stack/batch/schema.py), in load order:
-# parents before children, so a partial load never holds a child without its parent.
-SOURCE_TABLES: tuple[SourceTable, ...] = (
-    SourceTable("transactions_sink"),
-    SourceTable("transactions_dlq"),
-    SourceTable("merchant_minute_totals"),
-    SourceTable("ingest_files"),
-    SourceTable("batch_transactions"),
-    SourceTable("documents"),
-    SourceTable("document_line_items"),
-    SourceTable("ingest_rejects"),
-)
-SOURCE_NAMES = tuple(table.name for table in SOURCE_TABLES)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A source table as the catalog describes it right now."""
-
-    name: str
-    cursor: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.columns)
-
-
-def select_tables(names: list[str] | None) -> list[SourceTable]:
-    """The registry entries for `names` (all when None), in load order; unknown names fail."""
-    if not names:
-        return list(SOURCE_TABLES)
-    wanted = [name.strip() for item in names for name in item.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(SOURCE_NAMES))
-    if unknown:
-        raise StackError(
-            f"unknown source table(s): {', '.join(unknown)} (known: {', '.join(SOURCE_NAMES)})"
-        )
-    return [table for table in SOURCE_TABLES if table.name in wanted]
-
+from stack.tables import SourceTable
+from stack.warehouse.types import Column, TableSpec
 
 _COLUMNS_SQL = """
 SELECT a.attname,
@@ -85,7 +35,8 @@ ORDER BY array_position(i.indkey::int2[], a.attnum)
 
 
 def describe(conn: psycopg.Connection, table: SourceTable) -> TableSpec | None:
-    """Columns, types and primary key of `table` in the public schema; None if it is missing."""
+    """Columns, types and primary key of `table` in the public schema; None if it is missing.
+    The primary key must be the catalog's (the warehouse merges on it)."""
     qualified = f"public.{table.name}"
     found = conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchall()[0][0]
     if found is None:
@@ -104,8 +55,12 @@ def describe(conn: psycopg.Connection, table: SourceTable) -> TableSpec | None:
         ).fetchall()
     )
     primary_key = tuple(row[0] for row in conn.execute(_PRIMARY_KEY_SQL, {"table": qualified}))
-    if not primary_key:
-        raise StackError(f"source table {table.name} has no primary key: the loader merges on it")
+    if primary_key != table.primary_key:
+        raise StackError(
+            f"source table {table.name} has primary key ({', '.join(primary_key) or 'none'}) in "
+            f"PostgreSQL but ({', '.join(table.primary_key)}) in the catalog (stack/tables.py): "
+            "the warehouse merges on it; make them agree"
+        )
     cursor = next((column for column in columns if column.name == table.cursor), None)
     if cursor is None or cursor.pg_base != "timestamptz":
         raise StackError(

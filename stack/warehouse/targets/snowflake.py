@@ -20,10 +20,9 @@ import pyarrow as pa
 
 from stack.errors import ConfigError, ServiceError, StackError
 from stack.settings import Settings
-from stack.warehouse.load.merge import merge_sql
-from stack.warehouse.load.sources import TableSpec
-from stack.warehouse.load.types import duckdb_ident
-from stack.warehouse.load.types import snowflake_ident as q
+from stack.warehouse.targets.merge import merge_sql
+from stack.warehouse.types import TableSpec, duckdb_ident
+from stack.warehouse.types import snowflake_ident as q
 
 STATE_TABLE = "_LOAD_STATE"
 STAGE = "_STACK_LOAD"
@@ -110,6 +109,22 @@ class SnowflakeTarget:
             f"{self.settings.snowflake_account}: "
             f"{self.settings.snowflake_database}.{self.settings.snowflake_schema}"
         )
+
+    def check_settings(self) -> None:
+        check_snowflake_settings(self.settings)
+
+    def check_ready(self, tables: list[str]) -> None:
+        # Only the settings: logging in to look would cost a remote round trip that dbt's own
+        # first query makes anyway, and dbt names a missing source table itself.
+        self.check_settings()
+
+    def status(self) -> dict:
+        # Named only: a status check should not log in to a remote warehouse.
+        return {
+            "target": self.name,
+            "account": self.settings.snowflake_account,
+            "database": self.settings.snowflake_database,
+        }
 
     def __enter__(self) -> SnowflakeTarget:
         import snowflake.connector

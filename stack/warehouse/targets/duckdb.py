@@ -1,4 +1,5 @@
-"""The embedded warehouse: one DuckDB file, schema `raw`, one transaction per table.
+"""The embedded warehouse: one DuckDB file (WAREHOUSE_DUCKDB_PATH), schema `raw`, one
+transaction per table.
 
 Each table's data and its watermark in `raw._load_state` commit together, so a load that dies
 half way (process killed, disk full) leaves every table either fully loaded up to its new
@@ -14,14 +15,17 @@ import duckdb
 import pyarrow as pa
 
 from stack.errors import StackError
-from stack.warehouse.load.merge import merge_sql
-from stack.warehouse.load.sources import TableSpec
-from stack.warehouse.load.types import duckdb_ident as q
+from stack.settings import Settings
+from stack.warehouse.targets.merge import merge_sql
+from stack.warehouse.types import TableSpec
+from stack.warehouse.types import duckdb_ident as q
 
+RAW_SCHEMA = "raw"
 STATE_TABLE = "_load_state"
+_STATE = f"{RAW_SCHEMA}.{STATE_TABLE}"
 _STATE_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE TABLE IF NOT EXISTS raw.{STATE_TABLE} (
+CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};
+CREATE TABLE IF NOT EXISTS {_STATE} (
     table_name    VARCHAR PRIMARY KEY,
     cursor_column VARCHAR NOT NULL,
     cursor_value  TIMESTAMP WITH TIME ZONE NOT NULL,  -- every source row version below it is here
@@ -47,15 +51,80 @@ def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
     return con
 
 
+def cast_select(spec: TableSpec, source: str) -> str:
+    """SELECT of `source`'s columns (as the extractor sends them) cast to their warehouse
+    types: what the loader and `stack preview` both write."""
+    casts = ", ".join(f"CAST({q(c.name)} AS {c.duckdb_type}) AS {q(c.name)}" for c in spec.columns)
+    return f"SELECT {casts} FROM {source}"
+
+
 class DuckDBTarget:
     name = "duckdb"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, settings: Settings) -> None:
+        self.path = settings.warehouse_duckdb_path
         self.con: duckdb.DuckDBPyConnection | None = None
 
     def where(self) -> str:
         return str(self.path)
+
+    def check_settings(self) -> None:
+        pass  # WAREHOUSE_DUCKDB_PATH always has a value
+
+    def _tables(self, con: duckdb.DuckDBPyConnection) -> set[str]:
+        return {
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
+
+    def check_ready(self, tables: list[str]) -> None:
+        if not self.path.exists():
+            raise StackError(f"no warehouse at {self.path} yet: run `stack load` first")
+        con = open_duckdb(self.path, read_only=True)
+        try:
+            present = self._tables(con)
+        except duckdb.Error as error:
+            raise StackError(f"cannot read {self.path}: {str(error).splitlines()[0]}") from None
+        finally:
+            con.close()
+        missing = [name for name in tables if f"{RAW_SCHEMA}.{name}" not in present]
+        if missing:
+            raise StackError(
+                f"the warehouse has no {RAW_SCHEMA}.{f', {RAW_SCHEMA}.'.join(missing)} yet: "
+                "run `stack load` first"
+            )
+
+    def status(self) -> dict | None:
+        if not self.path.exists():
+            return None  # nothing loaded yet
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.IOException:  # a load or a dbt build holds the file right now
+            return {"target": self.name, "path": str(self.path), "state": "busy"}
+        try:
+            tables = self._tables(con)
+            tables_loaded, watermark, last_load = (None, None, None)
+            if _STATE in tables:
+                tables_loaded, watermark, last_load = con.execute(
+                    f"SELECT count(*), min(cursor_value), max(loaded_at) FROM {_STATE}"
+                ).fetchall()[0]
+            transactions = None
+            if "marts.fct_transactions" in tables:
+                (transactions,) = con.execute(
+                    "SELECT count(*) FROM marts.fct_transactions"
+                ).fetchall()[0]
+        finally:
+            con.close()
+        return {
+            "target": self.name,
+            "path": str(self.path),
+            "tables_loaded": tables_loaded or 0,
+            "watermark": watermark.isoformat(timespec="seconds") if watermark else None,
+            "last_load": last_load.isoformat(timespec="seconds") if last_load else None,
+            "fct_transactions": transactions,
+        }
 
     def __enter__(self) -> DuckDBTarget:
         self.con = open_duckdb(self.path)
@@ -69,7 +138,7 @@ class DuckDBTarget:
 
     def watermark(self, table: str) -> datetime | None:
         rows = self.con.execute(
-            f"SELECT cursor_value FROM raw.{STATE_TABLE} WHERE table_name = ?", [table]
+            f"SELECT cursor_value FROM {_STATE} WHERE table_name = ?", [table]
         ).fetchall()
         return rows[0][0] if rows else None
 
@@ -78,35 +147,28 @@ class DuckDBTarget:
     ) -> int:
         """Merge the stream into raw.<table> and set its watermark to `hi`, atomically."""
         con = self.con
-        table = f"raw.{q(spec.name)}"
+        table = f"{RAW_SCHEMA}.{q(spec.name)}"
         con.execute("BEGIN TRANSACTION")
         try:
             if full_refresh:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-                con.execute(f"DELETE FROM raw.{STATE_TABLE} WHERE table_name = ?", [spec.name])
+                con.execute(f"DELETE FROM {_STATE} WHERE table_name = ?", [spec.name])
             self._ensure_table(spec)
             con.register("_stack_extract", reader)
-            casts = ", ".join(
-                f"CAST({q(c.name)} AS {c.duckdb_type}) AS {q(c.name)}" for c in spec.columns
-            )
             columns = ", ".join(q(name) for name in spec.column_names)
+            typed = cast_select(spec, "_stack_extract")
             if not con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall():
                 # Empty target (first load, full refresh): nothing to merge with.
-                rows = con.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {casts} FROM _stack_extract"
-                ).fetchall()[0][0]
+                rows = con.execute(f"INSERT INTO {table} ({columns}) {typed}").fetchall()[0][0]
             else:
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _stack_batch AS "
-                    f"SELECT {casts} FROM _stack_extract"
-                )
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _stack_batch AS {typed}")
                 rows = con.execute("SELECT count(*) FROM _stack_batch").fetchall()[0][0]
                 if rows:
                     con.execute(merge_sql(spec, table=table, source="_stack_batch", ident=q))
                 con.execute("DROP TABLE _stack_batch")
             con.unregister("_stack_extract")
             con.execute(
-                f"INSERT OR REPLACE INTO raw.{STATE_TABLE} VALUES (?, ?, ?, ?, current_timestamp)",
+                f"INSERT OR REPLACE INTO {_STATE} VALUES (?, ?, ?, ?, current_timestamp)",
                 [spec.name, spec.cursor, hi, rows],
             )
             con.execute("COMMIT")
@@ -120,11 +182,11 @@ class DuckDBTarget:
         existing = dict(
             self.con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE schema_name = 'raw' AND table_name = ?",
-                [spec.name],
+                "WHERE schema_name = ? AND table_name = ?",
+                [RAW_SCHEMA, spec.name],
             ).fetchall()
         )
-        table = f"raw.{q(spec.name)}"
+        table = f"{RAW_SCHEMA}.{q(spec.name)}"
         if not existing:
             body = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in spec.columns)
             self.con.execute(f"CREATE TABLE {table} ({body})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stack.warehouse.load.sources import TableSpec
+from stack.warehouse.types import TableSpec
 
 
 def merge_sql(spec: TableSpec, *, table: str, source: str, ident: Callable[[str], str]) -> str:

@@ -96,6 +96,20 @@ class Column:
         return ident
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """A source table as PostgreSQL's catalog describes it right now (load/sources.py)."""
+
+    name: str
+    cursor: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
 def duckdb_ident(name: str) -> str:
     """A quoted DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'

@@ -11,7 +11,7 @@ import pytest
 from stack.realtime.events import REASONS, Rejected, validate
 from stack.realtime.generator import MALFORMED_KINDS, TransactionGenerator, malformed
 from stack.realtime.windows import to_cents
-from tests.realtime.conftest import START
+from tests.realtime.helpers import START
 
 
 def good_message():

@@ -1,0 +1,206 @@
+"""The jobs: one function per job, the surface every caller shares (a CLI command, an Airflow
+task, the agent). Each returns its summary, a dataclass with `to_dict()` (JSON-safe), and none
+prints; progress goes to `on_event` (stack.progress), notices to `logging` too.
+
+Errors are StackErrors with an exit code: ConfigError (2: a setting is wrong, retrying will
+not help), ServiceError (3: PostgreSQL, Kafka or a warehouse cannot be reached, worth a
+retry), StackError (1: the input or the state needs a person). Anything else is a bug.
+
+The pipelines' modules are imported inside each function: `import stack.jobs` stays cheap
+(Airflow parses DAG files that name these functions, and must not pay for Kafka or DuckDB).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from stack.progress import OnEvent, Reporter
+from stack.summary import Summary
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and readers
+    from stack.realtime.consumer import ConsumeSummary
+    from stack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A demo that shows every path without taking long on a laptop: ~20k events, three months of
+# statements and a dozen PDFs, a few dead letters.
+DEMO_EVENTS = 20_000
+DEMO_MONTHS = "2025-01:2025-03"
+DEMO_ROWS_PER_MONTH = 2_000
+DEMO_PDFS_PER_MONTH = 4
+DEMO_BAD_RATIO = 0.01
+DEMO_SEED = 7
+# How long the consume step waits, once caught up, to be sure nothing more comes.
+IDLE_TIMEOUT = 5.0
+
+# --- the jobs, one each -----------------------------------------------------------------------
+# Each is the pipeline's own entry point, imported when first used (PEP 562): the same function,
+# not a copy of its signature. `stack.jobs.load_warehouse(settings, target=..., on_event=...)`
+# is `stack.warehouse.load.load`, and so on.
+_LAZY: dict[str, tuple[str, str]] = {
+    "start_services": ("stack.services", "start_services"),  # PostgreSQL and Kafka up
+    "stop_services": ("stack.services", "stop_services"),  # down; wipe=True deletes the data
+    "produce": ("stack.realtime.producer", "produce"),  # synthetic transactions -> Kafka
+    "generate_batch": ("stack.batch.generate", "generate"),  # monthly CSVs and PDFs
+    "ingest_batch": ("stack.batch.ingest", "ingest"),  # the incoming folder -> PostgreSQL
+    "load_warehouse": ("stack.warehouse.load", "load"),  # PostgreSQL -> raw, by watermark
+    "transform": ("stack.warehouse.transform", "transform"),  # dbt build; TransformError
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stack.jobs' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    function = getattr(importlib.import_module(module), attribute)
+    globals()[name] = function
+    return function
+
+
+def _job(name: str) -> Callable[..., Any]:
+    """A job by name, from inside this module (where `__getattr__` does not apply)."""
+    return globals().get(name) or __getattr__(name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+def consume_until_idle(
+    settings: Settings,
+    *,
+    idle_timeout: float = IDLE_TIMEOUT,
+    windows: bool = True,
+    on_event: OnEvent | None = None,
+) -> ConsumeSummary:
+    """Consume what waits in Kafka into PostgreSQL (sink, dead letters, window totals) until
+    caught up and idle `idle_timeout` seconds (`consume()` bounded: a scheduled task must end).
+    Must run in the process's main thread (Quix installs signal handlers)."""
+    from stack.realtime.consumer import consume
+
+    return consume(settings, idle_timeout=idle_timeout, windows=windows, on_event=on_event)
+
+
+# --- jobs of jobs -----------------------------------------------------------------------------
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    result: str  # one line for people
+    summary: Any = None  # the step's own summary
+
+
+@dataclass
+class JobReport(Summary):
+    """What a job of several steps did (`stack ingest`, `stack demo`)."""
+
+    job: str
+    steps: list[Step] = field(default_factory=list)
+    exit_code: int = 0
+
+    derived = ("seconds",)
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(step.seconds for step in self.steps), 3)
+
+
+class _Steps:
+    """Runs the steps of a JobReport: a `start` event before each, an `item` event (with the
+    step's summary as `result`) after each."""
+
+    def __init__(self, job: str, on_event: OnEvent | None) -> None:
+        self.report = JobReport(job)
+        self.events = Reporter("steps", on_event, log)
+        self.on_event = on_event
+
+    def run(self, name: str, work: Callable[[], Any], result: Callable[[Any], str]) -> Any:
+        self.events.start(name)
+        started = time.monotonic()
+        summary = work()
+        step = Step(name, time.monotonic() - started, result(summary), summary)
+        self.report.steps.append(step)
+        self.events.item(name, step.result, result=summary)
+        return summary
+
+
+def ingest(
+    settings: Settings, *, idle_timeout: float = IDLE_TIMEOUT, on_event: OnEvent | None = None
+) -> JobReport:
+    """Batch ingest of the incoming folder, then consume what waits in Kafka until caught up
+    and idle. Exit code: the batch ingest's (1 when files or rows were rejected); dead-lettered
+    events are not an error (they are kept in transactions_dlq)."""
+    steps = _Steps("ingest", on_event)
+    _ingest_steps(steps, settings, idle_timeout)
+    return steps.report
+
+
+def _ingest_steps(steps: _Steps, settings: Settings, idle_timeout: float) -> None:
+    batch = steps.run(
+        "batch ingest",
+        lambda: _job("ingest_batch")(settings, on_event=steps.on_event),
+        lambda done: ", ".join(
+            f"{done.count(kind)} {kind}" for kind in ("loaded", "replaced", "skipped", "failed")
+        ),
+    )
+    steps.report.exit_code = max(steps.report.exit_code, batch.exit_code)
+    steps.run(
+        "realtime consume",
+        lambda: consume_until_idle(settings, idle_timeout=idle_timeout, on_event=steps.on_event),
+        lambda done: f"{done.messages:,} messages",
+    )
+
+
+def demo(
+    settings: Settings,
+    *,
+    events: int = DEMO_EVENTS,
+    seed: int = DEMO_SEED,
+    on_event: OnEvent | None = None,
+) -> JobReport:
+    """Services up, then every pipeline once: stream events through Kafka into PostgreSQL,
+    generate and ingest the monthly files, load the warehouse, build the dbt project."""
+    steps = _Steps("demo", on_event)
+    steps.run(
+        "services",
+        lambda: _job("start_services")(settings, on_event=on_event),
+        lambda done: f"{done.backend} backend",
+    )
+    steps.run(
+        "realtime produce",
+        # The same seed each run: the same transactions again, which the sink's upsert absorbs.
+        lambda: _job("produce")(
+            settings, count=events, seed=seed, bad_ratio=DEMO_BAD_RATIO, on_event=on_event
+        ),
+        lambda done: f"{done.events:,} events",
+    )
+    steps.run(
+        "batch generate",
+        lambda: _job("generate_batch")(
+            settings,
+            months=DEMO_MONTHS,
+            rows_per_month=DEMO_ROWS_PER_MONTH,
+            pdfs_per_month=DEMO_PDFS_PER_MONTH,
+            seed=seed,
+            on_event=on_event,
+        ),
+        lambda done: f"{done.files} files",
+    )
+    _ingest_steps(steps, settings, IDLE_TIMEOUT)
+    steps.run(
+        "warehouse load",
+        lambda: _job("load_warehouse")(settings, on_event=on_event),
+        lambda done: f"{done.rows:,} rows",
+    )
+    steps.run(
+        "dbt build",
+        lambda: _job("transform")(settings, on_event=on_event),
+        lambda _done: "models built, data tests passed",
+    )
+    return steps.report

@@ -1,0 +1,123 @@
+"""Realtime helpers: the expected outcome of a seeded run (computed from the generator, not
+from what the consumer did), the sink's contents, and consumers run as separate processes
+(so that they can be killed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from stack.realtime.generator import TransactionGenerator
+from stack.settings import PROJECT_ROOT, Settings
+from tests.helpers import query
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # fixed, so that runs are reproducible
+
+
+@dataclass
+class Expected:
+    """What a seeded producer run must leave behind once fully consumed."""
+
+    newest: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (version, status)
+    malformed: dict[str, int] = field(default_factory=dict)  # reason -> count
+    events: int = 0
+
+
+def expected_run(
+    seed: int,
+    count: int,
+    *,
+    bad_ratio: float = 0.0,
+    update_ratio: float = 0.10,
+    start: datetime = START,
+    step_ms: float = 1.0,
+) -> Expected:
+    """Replay the generator as `stack produce --seed --start --count` runs it."""
+    generator = TransactionGenerator(
+        seed, update_ratio=update_ratio, bad_ratio=bad_ratio, start=start, step_ms=step_ms
+    )
+    expected = Expected(events=count)
+    for message in generator.take(count):
+        if message.kind in ("new", "update"):
+            status = json.loads(message.value)["status"]
+            version, _ = expected.newest.get(message.transaction_id, (0, ""))
+            if message.version > version:
+                expected.newest[message.transaction_id] = (message.version, status)
+        else:
+            expected.malformed[message.kind] = expected.malformed.get(message.kind, 0) + 1
+    return expected
+
+
+def sink_state(settings: Settings) -> dict[str, tuple[int, str]]:
+    rows = query(settings, "SELECT transaction_id::text, version, status FROM transactions_sink")
+    return {tid: (version, status) for tid, version, status in rows}
+
+
+def dlq_reasons(settings: Settings) -> dict[str, int]:
+    rows = query(settings, "SELECT reason, count(*) FROM transactions_dlq GROUP BY reason")
+    return dict(rows)
+
+
+def window_mismatches(settings: Settings) -> list[tuple]:
+    """Rows where merchant_minute_totals and the SQL aggregate over the sink differ."""
+    return query(
+        settings,
+        """
+        WITH agg AS (
+            SELECT merchant, date_trunc('minute', created_at) AS window_start,
+                   count(*) AS transactions, sum(amount) AS amount_sum
+            FROM transactions_sink GROUP BY 1, 2)
+        SELECT coalesce(a.merchant, m.merchant), coalesce(a.window_start, m.window_start),
+               a.transactions, m.transactions, a.amount_sum, m.amount_sum
+        FROM agg a FULL JOIN merchant_minute_totals m
+          ON m.merchant = a.merchant AND m.window_start = a.window_start
+        WHERE a.transactions IS DISTINCT FROM m.transactions
+           OR a.amount_sum IS DISTINCT FROM m.amount_sum""",
+    )
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, **settings.as_env()}
+
+
+def start_stack(settings: Settings, *args: str) -> subprocess.Popen:
+    """`stack ARGS` as a background process (stdout/stderr captured as text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "stack", *args],
+        env=stack_env(settings),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 180) -> tuple[str, str]:
+    """Wait for a `start_stack` process; fail with its output unless it exited 0."""
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"exit {process.returncode}\n{stdout}\n{stderr}"
+    return stdout, stderr
+
+
+def wait_until(condition, timeout: float = 60, every: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+def sink_count(settings: Settings) -> int:
+    try:
+        return query(settings, "SELECT count(*) FROM transactions_sink")[0][0]
+    except psycopg.errors.UndefinedTable:
+        return 0
