@@ -193,8 +193,8 @@ def test_damaged_kafka_log_dir_is_named():
     assert "damaged Kafka log dir" in result.stderr
 
 
-def test_postgres_restart_in_process_keeps_connections_working(services, settings):
+def test_postgres_restart_in_process_keeps_connections_working(postgres, settings):
     # The session's own server: restart through the backend, then connect again.
-    services.restart_postgres()
+    postgres.restart_postgres()
     with psycopg.connect(settings.postgres_conninfo()) as conn:
         assert conn.execute("SELECT 1").fetchall() == [(1,)]

@@ -99,8 +99,13 @@ def maven_kafka_home() -> Path:
 
 
 def new_cluster_id() -> str:
-    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, base64url, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, base64url, no padding,
+    never starting with '-' (the storage tool would read `-t -xyz` as an option; Kafka's
+    Uuid.randomUuid() draws again too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class LocalKafka:

@@ -12,7 +12,7 @@ from datetime import datetime
 import psycopg
 
 from stack.db import connect
-from stack.errors import StackError
+from stack.errors import ServiceError, StackError
 from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
 from stack.summary import Summary
@@ -156,6 +156,12 @@ def _load_table(
     except Exception as error:
         if not isinstance(error, _data_errors()):
             raise
+        if _source_lost(pg, error):
+            raise ServiceError(
+                f"lost PostgreSQL while loading {spec.name}: {_first_line(error)} (tables "
+                f"loaded before it are committed; {spec.name}'s watermark did not move: rerun "
+                "`stack load` once PostgreSQL is back)"
+            ) from error
         raise _load_error(spec.name, wh.name, error) from error
     return TableLoad(
         spec.name, "loaded" if rows else "unchanged", rows, before, hi, time.monotonic() - started
@@ -179,8 +185,26 @@ def _exclusive(pg: psycopg.Connection, target: str, where: str) -> Iterator[None
             )
 
 
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _source_lost(pg: psycopg.Connection, error: Exception) -> bool:
+    """Whether `error` came from losing PostgreSQL (it crashed, restarted, the connection
+    was cut), not from the data or the warehouse: then the source no longer answers."""
+    import adbc_driver_manager
+
+    if not isinstance(error, psycopg.OperationalError | adbc_driver_manager.OperationalError):
+        return False
+    try:
+        pg.execute("SELECT 1").fetchall()
+    except psycopg.Error:
+        return True
+    return "libpq" in str(error) or "connection" in str(error).lower()
+
+
 def _load_error(table: str, target: str, error: Exception) -> StackError:
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    detail = _first_line(error)
     return StackError(
         f"loading {table} into {target} failed: {detail} (tables loaded before it are "
         f"committed; {table}'s watermark did not move: fix the cause and rerun `stack load`)"

@@ -8,13 +8,14 @@ watermark or untouched at its old one.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from stack.errors import StackError
+from stack.errors import ConfigError, StackError
 from stack.settings import Settings
 from stack.warehouse.targets.merge import merge_sql
 from stack.warehouse.types import TableSpec
@@ -35,17 +36,39 @@ CREATE TABLE IF NOT EXISTS {_STATE} (
 """
 
 
+def describe_open_error(detail: str) -> str:
+    """What keeps the warehouse file from opening, and what to do, from DuckDB's message."""
+    if "Conflicting lock" in detail or "Could not set lock" in detail:
+        holder = detail.split("Conflicting lock is held in", 1)[-1].split(". See also")[0]
+        return (
+            f"another process holds it ({holder.strip()}): another `stack load`, "
+            "`stack transform` or DuckDB client; wait for it or close it"
+        )
+    return (
+        f"{detail.removeprefix('IO Error: ')} (make the file and its directory writable, or "
+        "set WAREHOUSE_DUCKDB_PATH to a path that can be)"
+    )
+
+
 def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """The warehouse file, or one clear line when another process holds it."""
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """The warehouse file; one clear line when it cannot be opened: held by another process
+    (exit 1), or a path that cannot hold it (a ConfigError naming WAREHOUSE_DUCKDB_PATH)."""
     try:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
+    except OSError as error:  # the directory cannot be made: under a file, /proc, no rights
+        raise ConfigError(
+            f"WAREHOUSE_DUCKDB_PATH={path}: cannot create {path.parent}: "
+            f"{error.strerror or error} (choose a path in a writable directory)"
+        ) from None
     except duckdb.IOException as error:
         detail = str(error).strip().splitlines()[0]
-        raise StackError(
-            f"cannot open the DuckDB warehouse {path}: {detail} (another `stack load`, "
-            "`stack transform` or DuckDB client has it open: wait for it or close it)"
+        problem = describe_open_error(detail)
+        if problem.startswith("another process"):
+            raise StackError(f"cannot open the DuckDB warehouse {path}: {problem}") from None
+        raise ConfigError(
+            f"WAREHOUSE_DUCKDB_PATH={path}: cannot open the DuckDB warehouse: {problem}"
         ) from None
     con.execute("SET TimeZone = 'UTC'")
     return con
@@ -173,7 +196,10 @@ class DuckDBTarget:
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A failed write (a full disk) can end the transaction itself: then the rollback
+            # fails too, and its error must not replace the real one.
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise
         return int(rows)
 
