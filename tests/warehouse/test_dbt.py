@@ -61,6 +61,15 @@ def test_dbt_build_passes_every_data_test(built):
     assert "assert_marts_reconcile_with_sources" in tests
     assert {FACT_TO_ACCOUNTS, FACT_TO_MERCHANTS} <= tests
     assert any(name.startswith("accepted_values_fct_transactions") for name in tests)
+    unit_tests = {r.name for r in summary.results if r.resource_type == "unit_test"}
+    assert unit_tests == {
+        "int_transactions__unioned.realtime_status_sets_direction_and_spend",
+        "int_transactions__unioned.batch_sign_sets_direction_and_spend",
+        "int_transactions__unioned.category_group_falls_back_to_the_category",
+        "int_transactions__unioned.transaction_month_is_the_first_day_of_the_utc_month",
+        "stg_realtime__dead_letters.dead_letters_decode_what_they_can",
+    }
+    assert counts["unit_test"] == {"pass": 5}
 
 
 def test_marts_agree_with_the_source(built):
