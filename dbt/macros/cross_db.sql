@@ -42,8 +42,3 @@
 {% macro duckdb__type_timestamp_tz() -%}timestamptz{%- endmacro %}
 
 {% macro snowflake__type_timestamp_tz() -%}timestamp_tz{%- endmacro %}
-
-{#- 1970-01-01 00:00 UTC, typed like the `updated_at` columns (for "nothing yet"). -#}
-{% macro epoch_timestamp_tz() -%}
-    cast('1970-01-01 00:00:00+00:00' as {{ type_timestamp_tz() }})
-{%- endmacro %}

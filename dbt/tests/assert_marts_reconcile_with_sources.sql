@@ -1,5 +1,5 @@
 -- The marts' totals equal the sources' (one row per check that does not): realtime straight
--- from raw (newest version per id), batch through staging (raw keeps replaced file versions).
+-- from raw (newest version per id), batch through its current versions (int_batch__current_*: raw keeps replaced file versions).
 -- Returns nothing when everything reconciles.
 with checks as (
     select 'realtime transactions' as check_name,
@@ -11,11 +11,11 @@ with checks as (
            (select sum(amount) from {{ ref('fct_transactions') }} where source = 'realtime')
     union all
     select 'batch transactions',
-           (select count(*) from {{ ref('stg_batch__transactions') }}),
+           (select count(*) from {{ ref('int_batch__current_transactions') }}),
            (select count(*) from {{ ref('fct_transactions') }} where source = 'batch')
     union all
     select 'batch net amount',
-           (select sum(amount) from {{ ref('stg_batch__transactions') }}),
+           (select sum(amount) from {{ ref('int_batch__current_transactions') }}),
            (select sum(case when direction = 'credit' then amount else -amount end)
             from {{ ref('fct_transactions') }} where source = 'batch')
     union all
@@ -38,7 +38,7 @@ with checks as (
     select 'document line items amount',
            (select sum(items.amount)
             from {{ source('batch', 'document_line_items') }} as items
-            inner join {{ ref('stg_batch__documents') }} as documents
+            inner join {{ ref('int_batch__current_documents') }} as documents
                 on documents.document_id = items.document_id),
            (select sum(line_items_amount) from {{ ref('mart_documents') }})
 )

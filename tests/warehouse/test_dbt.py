@@ -19,6 +19,11 @@ from tests.helpers import run_stack
 from tests.warehouse import sources
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
 
+FACT_TO_ACCOUNTS = "relationships_fct_transactions_account_id__account_id__ref_dim_accounts_"
+FACT_TO_MERCHANTS = (
+    "relationships_fct_transactions_merchant_name__merchant_name__ref_dim_merchants_"
+)
+
 
 def warehouse(settings, query: str) -> list[tuple]:
     con = duckdb.connect(str(settings.warehouse_duckdb_path), read_only=True)
@@ -49,13 +54,22 @@ def test_dbt_build_passes_every_data_test(built):
     _, summary, _ = built
     assert summary.success
     counts = summary.counts
-    assert counts["model"] == {"success": 14}
+    assert counts["model"] == {"success": 20}
     assert counts["seed"] == {"success": 1}
     assert set(counts["test"]) == {"pass"} and counts["test"]["pass"] >= 90
     tests = {r.name for r in summary.results if r.resource_type == "test"}
     assert "assert_marts_reconcile_with_sources" in tests
-    assert any(name.startswith("relationships_fct_transactions") for name in tests)
+    assert {FACT_TO_ACCOUNTS, FACT_TO_MERCHANTS} <= tests
     assert any(name.startswith("accepted_values_fct_transactions") for name in tests)
+    unit_tests = {r.name for r in summary.results if r.resource_type == "unit_test"}
+    assert unit_tests == {
+        "int_transactions__unioned.realtime_status_sets_direction_and_spend",
+        "int_transactions__unioned.batch_sign_sets_direction_and_spend",
+        "int_transactions__unioned.category_group_falls_back_to_the_category",
+        "int_transactions__unioned.transaction_month_is_the_first_day_of_the_utc_month",
+        "stg_realtime__dead_letters.dead_letters_decode_what_they_can",
+    }
+    assert counts["unit_test"] == {"pass": 5}
 
 
 def test_marts_agree_with_the_source(built):
@@ -149,12 +163,25 @@ def test_incremental_run_follows_updates_inserts_and_replaced_files(built):
         sources.change(conn)  # updates, inserts, a replaced CSV (5 lines fewer), a new PDF
         sources.fail_file(conn, "2026-09/ACC-bb.csv", 2)  # a bad redelivery: old rows stay
     load(settings)
+    # A mark on one unchanged row of each source (a column no test reads): the run must not
+    # merge rows older than what the fact holds, so the marks stay.
+    untouched = (
+        f"(source = 'realtime' AND transaction_id = '{sources.realtime_id(1)}')"
+        " OR (source = 'batch' AND transaction_id = '2026-09/ACC-bb.csv#1')"
+    )
+    con = duckdb.connect(str(settings.warehouse_duckdb_path))
+    con.execute(
+        f"UPDATE marts.fct_transactions SET category = 'not merged again' WHERE {untouched}"
+    )
+    con.close()
 
     summary = transform(settings, timeout=TIMEOUT, target_path=target_path)
 
     assert summary.success, [(r.name, r.message) for r in summary.failures]
     fct = {r.name: r for r in summary.results}["fct_transactions"]
     assert fct.status == "success"
+    marks = warehouse(settings, f"SELECT category FROM marts.fct_transactions WHERE {untouched}")
+    assert marks == [("not merged again",)] * 2
     by_source = dict(
         warehouse(settings, "SELECT source, count(*) FROM marts.fct_transactions GROUP BY 1")
     )
@@ -180,6 +207,53 @@ def test_incremental_run_follows_updates_inserts_and_replaced_files(built):
         " WHERE file_path = '2026-09/invoice-1.pdf'",
     )
     assert invoice == [(2, Decimal("37.50"))]
+
+
+def test_relationships_catch_a_fact_row_its_sources_no_longer_have(built):
+    """The dimensions are built upstream of the fact, so the fact's relationships tests can
+    fail: here a transaction (the only one of its account and merchant) is deleted at the
+    source after it reached the incremental fact, and `stack load --full-refresh` clears it
+    from raw. The fact keeps it, the dimensions (rebuilt from the sources) do not: `dbt
+    build` fails on the relationships tests (and the reconciliation), and a full refresh of
+    the models heals it. Built from the fact, the dimensions would keep the row and the
+    relationships tests would pass."""
+    settings, _, target_path = built
+    with connect(settings, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO transactions_sink (transaction_id, account_id, customer_name, merchant,"
+            " category, amount, currency, country, status, created_at, event_time, version,"
+            " schema_version, kafka_partition, kafka_offset) VALUES (md5('rt-orphan')::uuid,"
+            " 'AC-ORPHAN', 'Only Once', 'Merchant Orphan', 'grocery', 9.99, 'EUR', 'FR',"
+            " 'captured', now(), now(), 1, 1, 0, 100000)"
+        )
+    load(settings)
+    transform(settings, timeout=TIMEOUT, target_path=target_path)
+    assert warehouse(
+        settings, "SELECT count(*) FROM marts.dim_accounts WHERE account_id = 'AC-ORPHAN'"
+    ) == [(1,)]
+
+    with connect(settings, autocommit=True) as conn:
+        conn.execute("DELETE FROM transactions_sink WHERE account_id = 'AC-ORPHAN'")
+    load(settings, tables=["transactions_sink"], full_refresh=True)
+    with pytest.raises(TransformError, match=FACT_TO_ACCOUNTS) as failed:
+        transform(settings, timeout=TIMEOUT, target_path=target_path)
+
+    assert {r.name for r in failed.value.summary.failures} == {
+        FACT_TO_ACCOUNTS,
+        FACT_TO_MERCHANTS,
+        # the marts built from the fact carry the orphan on
+        "relationships_mart_monthly_spend_account_id__account_id__ref_dim_accounts_",
+        "relationships_mart_merchant_daily_merchant_name__merchant_name__ref_dim_merchants_",
+        "assert_marts_reconcile_with_sources",
+    }
+    assert warehouse(
+        settings, "SELECT count(*) FROM marts.fct_transactions WHERE account_id = 'AC-ORPHAN'"
+    ) == [(1,)]
+    healed = transform(settings, timeout=TIMEOUT, target_path=target_path, full_refresh=True)
+    assert healed.success
+    assert warehouse(
+        settings, "SELECT count(*) FROM marts.fct_transactions WHERE account_id = 'AC-ORPHAN'"
+    ) == [(0,)]
 
 
 def test_docs_generate_and_cli(built, tmp_path):

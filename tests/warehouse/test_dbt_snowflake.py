@@ -24,8 +24,9 @@ def test_dbt_build_and_incremental_run_on_snowflake(snowflake_settings, tmp_path
     first = transform(settings, timeout=TIMEOUT, target_path=tmp_path)
 
     assert first.success and first.target == "snowflake"
-    assert first.counts["model"] == {"success": 14}
+    assert first.counts["model"] == {"success": 20}
     assert set(first.counts["test"]) == {"pass"}
+    assert first.counts["unit_test"] == {"pass": 5}  # Snowflake SQL runs them too
     db = settings.snowflake_database
     counts = dict(
         snowflake_query(

@@ -1,6 +1,8 @@
--- One row per account seen in either pipeline.
+-- One row per account seen in either pipeline. Built from the transactions upstream of
+-- fct_transactions, not from it: the fact's relationships test to this table checks that the
+-- incremental fact holds no transaction its sources no longer have.
 with transactions as (
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('int_transactions__unioned') }}
 ),
 
 named as (

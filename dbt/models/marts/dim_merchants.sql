@@ -1,6 +1,7 @@
--- One row per merchant name across both pipelines, with its usual category.
+-- One row per merchant name across both pipelines, with its usual category. Built from the
+-- transactions upstream of fct_transactions, not from it (see dim_accounts).
 with transactions as (
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('int_transactions__unioned') }}
 ),
 
 category_counts as (

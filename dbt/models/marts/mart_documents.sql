@@ -5,7 +5,7 @@ with line_totals as (
         document_id,
         count(*) as line_items,
         sum(amount) as line_items_amount
-    from {{ ref('stg_batch__document_line_items') }}
+    from {{ ref('int_batch__current_line_items') }}
     group by document_id
 )
 
@@ -33,5 +33,5 @@ select
     coalesce(documents.stated_total = coalesce(line_totals.line_items_amount, 0), false)
         as lines_match_total,
     documents.page_count
-from {{ ref('stg_batch__documents') }} as documents
+from {{ ref('int_batch__current_documents') }} as documents
 left join line_totals on line_totals.document_id = documents.document_id

@@ -1,13 +1,11 @@
--- Line items of the current documents only (a replaced PDF's old lines stay in raw).
+-- The line items of every document version raw holds, typed.
 select
-    items.document_id,
-    items.line_no,
-    items.item_date,
-    items.description,
-    cast(items.quantity as decimal(12, 3)) as quantity,
-    cast(items.unit_price as decimal(12, 2)) as unit_price,
-    cast(items.amount as decimal(12, 2)) as amount,
-    items.updated_at
-from {{ source('batch', 'document_line_items') }} as items
-inner join {{ ref('stg_batch__documents') }} as documents
-    on documents.document_id = items.document_id
+    document_id,
+    line_no,
+    item_date,
+    description,
+    cast(quantity as decimal(12, 3)) as quantity,
+    cast(unit_price as decimal(12, 2)) as unit_price,
+    cast(amount as decimal(12, 2)) as amount,
+    updated_at
+from {{ source('batch', 'document_line_items') }}

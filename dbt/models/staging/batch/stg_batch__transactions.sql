@@ -1,27 +1,5 @@
--- CSV statement lines of the current version of each file, typed and renamed.
-with source as (
-    select * from {{ source('batch', 'batch_transactions') }}
-),
-
-current_files as (
-    select file_path, current_sha256 from {{ ref('stg_batch__files') }}
-),
-
-current_rows as (
-    select source.*
-    from source
-    inner join current_files
-        on current_files.file_path = source.source_file
-        and current_files.current_sha256 = source.file_sha256
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by transaction_id order by updated_at desc) as recency
-    from current_rows
-)
-
+-- CSV statement lines, typed and renamed: every line raw holds, including the lines of a
+-- replaced file version (int_batch__current_transactions keeps the current ones).
 select
     transaction_id,
     account_id,
@@ -35,5 +13,4 @@ select
     source_line,
     file_sha256,
     updated_at
-from ranked
-where recency = 1
+from {{ source('batch', 'batch_transactions') }}
