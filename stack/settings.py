@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     # retries when the server keeps failing (otherwise it retries for ever).
     snowflake_timeout_seconds: int = Field(3600, ge=1)
 
+    # --- agent (`stack ask`, the `agent` extra) ------------------------------------------------
+    # The chat model, as init_chat_model reads it ("ollama:qwen2.5-coder:7b", "openai:gpt-4.1",
+    # "anthropic:claude-sonnet-4-5"); empty: the offline planner, no model.
+    agent_model: str = ""
+    # The model server's URL when it is not the provider's default (a local Ollama, a proxy).
+    agent_base_url: str | None = None
+    agent_row_limit: int = Field(200, ge=1, le=100_000)
+    agent_timeout_seconds: float = Field(30, gt=0)
+    # Plans tried per question: a query the guard refuses or the database fails is fed back.
+    agent_max_attempts: int = Field(3, ge=1, le=10)
+    # Snowflake: the SELECT-only role the agent's session uses (stack/agent/readonly_role.sql).
+    agent_snowflake_role: str | None = None
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap(cls, value: str, info: ValidationInfo) -> str:
