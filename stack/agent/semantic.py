@@ -236,15 +236,21 @@ class SemanticLayer:
             primary = next((e for e in sm.get("entities", []) if e["type"] == "primary"), None)
             for entity in sm.get("entities", []):
                 meta = (entity.get("config") or {}).get("meta") or {}
-                if entity["name"] not in found or entity["type"] == "primary":
+                earlier = found.get(entity["name"])
+                synonyms = tuple(
+                    dict.fromkeys([*(earlier.synonyms if earlier else ()), *meta.get("synonyms", ())])
+                )
+                if earlier is None or entity["type"] == "primary":  # values: the primary's table
                     found[entity["name"]] = DimensionInfo(
                         entity["name"],
                         "entity",
-                        tuple(meta.get("synonyms") or ()),
+                        synonyms,
                         sm["name"],
                         relation,
                         entity.get("expr") or entity["name"],
                     )
+                else:
+                    found[entity["name"]] = DimensionInfo(**{**asdict(earlier), "synonyms": synonyms})
             if primary is None:
                 continue
             for dimension in sm.get("dimensions", []):

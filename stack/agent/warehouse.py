@@ -276,11 +276,12 @@ class DuckDBWarehouse:
         import duckdb
 
         con = duckdb.connect(
-            str(self.snapshot.path),
-            read_only=True,
-            config={"enable_external_access": False, "TimeZone": "UTC"},
+            str(self.snapshot.path), read_only=True, config={"enable_external_access": False}
         )
         try:
+            # icu is linked in (no file access needed): UTC dates, as the dbt project uses.
+            con.execute("LOAD icu")
+            con.execute("SET TimeZone = 'UTC'")
             con.execute("SET lock_configuration = true")
             yield con
         finally:
