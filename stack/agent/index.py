@@ -137,6 +137,9 @@ def document_entries(warehouse: Warehouse) -> list[Entry]:
                             "period_end": _day(end),
                             "issued_on": _day(issued),
                             "due_on": _day(due),
+                            # an invoice's issue date, a statement's period end (as the
+                            # semantic layer's document_date)
+                            "document_date": _day(issued or end),
                             "currency": currency or "",
                             "total": float(total) if total is not None else 0.0,
                         },

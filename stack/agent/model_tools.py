@@ -36,8 +36,10 @@ class search_documents(BaseModel):  # noqa: N801
     kind: str | None = Field(None, description="statement or invoice")
     vendor: str | None = None
     account_id: str | None = None
-    issued_from: str | None = Field(None, description="YYYY-MM-DD")
-    issued_to: str | None = Field(None, description="YYYY-MM-DD")
+    issued_from: str | None = Field(
+        None, description="YYYY-MM-DD: invoices issued / statements ending on or after"
+    )
+    issued_to: str | None = Field(None, description="YYYY-MM-DD, inclusive")
 
 
 TOOL_SCHEMAS = [metric_query, run_sql, search_documents]

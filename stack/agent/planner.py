@@ -56,6 +56,8 @@ _SEARCH = re.compile(
     r"retrieve|get me)\b"
 )
 _DOCUMENT_WORDS = re.compile(r"\b(documents?|pdfs?|invoices?|statements?|bills?|receipts?)\b")
+_LISTING = re.compile(r"^(find|search|show|list|which|get|retrieve|look up|give me)\b")
+_EXTREME = re.compile(r"\b(largest|biggest|smallest|highest|lowest|maximum|minimum|max|min|single)\b")
 _COUNT = re.compile(r"\b(how many|number of|count of|count)\b")
 _SQL = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
 
@@ -192,8 +194,10 @@ class OfflinePlanner:
                 "it asks for reasoning (why, explain, predict, recommend), not a figure"
             )
         words = _Words(text)
-        metrics = self._metrics(words)
         wants_documents = bool(_DOCUMENT_WORDS.search(text))
+        if wants_documents and _LISTING.match(text) and not _COUNT.search(text):
+            return self._search(question, text, words)
+        metrics = self._metrics(words)
         if not metrics and wants_documents and not _COUNT.search(text):
             return self._search(question, text, words)
         if not metrics and _COUNT.search(text):
@@ -272,6 +276,11 @@ class OfflinePlanner:
                 ascending = re.search(r"\b(least|lowest|smallest|fewest|minimum)\b", text)
                 order_by = [("" if ascending else "-") + metrics[0]]
                 limit = 1
+        if _EXTREME.search(text) and not limit:
+            return self._needs_model(
+                "it asks for an extreme single value, which no metric defines: that takes SQL "
+                "a model would write"
+            )
         filters = self._filters(words, reachable)
         group_by = list(dict.fromkeys(group_by))
         notes = []

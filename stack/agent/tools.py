@@ -187,12 +187,12 @@ class AgentSession:
         for bound, operator in ((issued_from, "$gte"), (issued_to, "$lte")):
             if bound:
                 day = int(dt.date.fromisoformat(str(bound)[:10]).strftime("%Y%m%d"))
-                clauses.append({"issued_on": {operator: day}})
+                clauses.append({"document_date": {operator: day}})
         filtered = len(clauses) > 1
         hits = search(
             self.settings,
             query,
-            k=int(k or (20 if filtered else 5)),
+            k=int(k or (50 if filtered else 5)),
             where=clauses[0] if len(clauses) == 1 else {"$and": clauses},
             collection=self.collection,
         )

@@ -424,3 +424,17 @@ def _snowflake_name(name: str) -> str:
     if not name.replace("_", "").replace("$", "").isalnum():
         raise StackError(f"{name!r} is not a plain Snowflake identifier")
     return name.upper()
+
+
+def grants_sql(settings: Settings, target: str) -> str:
+    """The SQL that creates the agent's SELECT-only role on `target` (snowflake | postgres)."""
+    text = (Path(__file__).with_name("readonly_role.sql")).read_text()
+    header, _, rest = text.partition("-- snowflake\n")
+    snowflake, _, postgres = rest.partition("-- postgres\n")
+    if target == "snowflake":
+        body, database = snowflake, _snowflake_name(settings.snowflake_database)
+    elif target == "postgres":
+        body, database = postgres, '"' + settings.postgres_db.replace('"', '""') + '"'
+    else:
+        raise StackError(f"no read-only role for {target!r}: choose snowflake or postgres")
+    return header + body.replace("{database}", database).strip() + "\n"

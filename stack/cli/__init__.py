@@ -32,7 +32,7 @@ def get_settings() -> Settings:
 
 
 # The command modules, in the order `stack --help` lists them; each decorates `app`.
-COMMAND_MODULES = ("services", "realtime", "batch", "warehouse", "pipelines")
+COMMAND_MODULES = ("services", "realtime", "batch", "warehouse", "pipelines", "agent")
 
 
 def _register() -> None:
