@@ -36,7 +36,7 @@ def run(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProce
 
 def test_compose_file_is_valid_for_compose_v2():
     # The binary itself: the console-script wrapper always exits 0.
-    for profile in ([], ["--profile", "dev"]):
+    for profile in ([], ["--profile", "dev"], ["--profile", "agent"]):
         result = run(COMPOSE_BINARY, "-f", "compose.yaml", *profile, "config", "-q")
         assert result.returncode == 0, result.stderr
 
@@ -56,6 +56,7 @@ def test_compose_pins_every_image_and_keeps_named_volumes():
         assert not image.endswith(":latest"), f"{name}: pin a version, not latest"
     assert images["postgres"] == "postgres:17.4"
     assert images["kafka"].startswith("apache/kafka:4.")
+    assert spec["services"]["ollama"]["profiles"] == ["agent"]  # the agent's local model
     assert "postgres_data:/var/lib/postgresql/data" in spec["services"]["postgres"]["volumes"]
     assert set(spec["volumes"]) >= {"postgres_data", "kafka_data"}
     for name in ("postgres", "kafka"):
