@@ -176,7 +176,9 @@ def score_one(question: Question, answer, gold_rows, gold_ordered: bool) -> Scor
     if question.category == "document":
         files = {(d.file,) for d in answer.documents}
         score.valid = answer.status == "answered"
-        score.set_match = score.multiset_match = files == {tuple(r) for r in gold_rows}
+        score.set_match = score.multiset_match = score.valid and files == {
+            tuple(r) for r in gold_rows
+        }
         score.detail = f"cited {sorted(f[0] for f in files)}"
         return score
     if last is None:

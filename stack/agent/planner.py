@@ -43,8 +43,8 @@ _GRAINS = {
 }  # fmt: skip
 _WRITE = re.compile(
     r"\b(drop|delete|truncate|insert|update|alter|grant|revoke|erase|wipe|overwrite|"
-    r"remove|modify|create|rename|replace)\b"
-)
+    r"remove|modify|create|rename|replace)\b(?!\s+(?:in|of|by|during|since|from|after)\b)"
+)  # "delete the dead letters", not "why did spend drop in April"
 _SECRET = re.compile(r"\b(password|passwords|secret|secrets|api key|credential|credentials|token)\b")
 _FILES = re.compile(r"(/etc/|/root|~/|\.env\b|read_csv|read_text|\bfile system\b)")
 _NEEDS_MODEL = re.compile(
