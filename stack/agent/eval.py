@@ -91,9 +91,7 @@ def _rows(rows: list) -> list[tuple]:
     return [tuple(normalize(v) for v in row) for row in rows]
 
 
-def compare(
-    predicted: list[tuple], gold: list[tuple], *, ordered: bool
-) -> tuple[bool, bool]:
+def compare(predicted: list[tuple], gold: list[tuple], *, ordered: bool) -> tuple[bool, bool]:
     """(set match, multiset match) of two row lists, columns in any order."""
     predicted, gold = _rows(predicted), _rows(gold)
     if not predicted and not gold:

@@ -163,7 +163,9 @@ def dbt_entries(settings: Settings) -> list[Entry]:
         text = f"dbt model {relation}: {node.get('description') or '(no description)'}"
         if columns:
             text += f"\nColumns: {', '.join(columns)}"
-        entries.append(Entry(f"model:{node['name']}", text, {"source": "model", "relation": relation}))
+        entries.append(
+            Entry(f"model:{node['name']}", text, {"source": "model", "relation": relation})
+        )
         for column, value in columns.items():
             if value.get("description"):
                 entries.append(

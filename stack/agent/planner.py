@@ -45,7 +45,9 @@ _WRITE = re.compile(
     r"\b(drop|delete|truncate|insert|update|alter|grant|revoke|erase|wipe|overwrite|"
     r"remove|modify|create|rename|replace)\b(?!\s+(?:in|of|by|during|since|from|after)\b)"
 )  # "delete the dead letters", not "why did spend drop in April"
-_SECRET = re.compile(r"\b(password|passwords|secret|secrets|api key|credential|credentials|token)\b")
+_SECRET = re.compile(
+    r"\b(password|passwords|secret|secrets|api key|credential|credentials|token)\b"
+)
 _FILES = re.compile(r"(/etc/|/root|~/|\.env\b|read_csv|read_text|\bfile system\b)")
 _NEEDS_MODEL = re.compile(
     r"\b(why|explain|explanation|predict|prediction|forecast|recommend|should|suggest|"
@@ -57,7 +59,9 @@ _SEARCH = re.compile(
 )
 _DOCUMENT_WORDS = re.compile(r"\b(documents?|pdfs?|invoices?|statements?|bills?|receipts?)\b")
 _LISTING = re.compile(r"^(find|search|show|list|which|get|retrieve|look up|give me)\b")
-_EXTREME = re.compile(r"\b(largest|biggest|smallest|highest|lowest|maximum|minimum|max|min|single)\b")
+_EXTREME = re.compile(
+    r"\b(largest|biggest|smallest|highest|lowest|maximum|minimum|max|min|single)\b"
+)
 _COUNT = re.compile(r"\b(how many|number of|count of|count)\b")
 _SQL = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
 
@@ -182,7 +186,9 @@ class OfflinePlanner:
     def plan(self, question: str) -> Plan:
         text = " ".join(question.lower().split())
         if _SQL.match(question):
-            return Plan([{"name": "run_sql", "args": {"sql": question.strip()}}], description="your SQL")
+            return Plan(
+                [{"name": "run_sql", "args": {"sql": question.strip()}}], description="your SQL"
+            )
         if _WRITE.search(text) or _SECRET.search(text) or _FILES.search(text):
             return Plan(
                 status="refused",
@@ -254,7 +260,10 @@ class OfflinePlanner:
             r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty)?\s*([a-z][a-z ]*)",
             text,
         )
-        which = re.search(r"\b(which|what)\s+([a-z][a-z ]*?)\s+(had|has|have|did|was|were|with|is|are|by|spent|got)\b", text)
+        which = re.search(
+            r"\b(which|what)\s+([a-z][a-z ]*?)\s+(had|has|have|did|was|were|with|is|are|by|spent|got)\b",
+            text,
+        )
         for match in re.finditer(
             r"\b(?:by|per|for each|each|across|split by|grouped by|broken down by)\s+"
             r"([a-z][a-z ]*)",
@@ -287,8 +296,11 @@ class OfflinePlanner:
         for metric in metrics:
             info = self.layer.metrics[metric]
             currency = self._currency_dimension(info.semantic_model, reachable)
-            if info.per_currency and currency and currency not in group_by and not any(
-                f.dimension == currency for f in filters
+            if (
+                info.per_currency
+                and currency
+                and currency not in group_by
+                and not any(f.dimension == currency for f in filters)
             ):
                 group_by.append(currency)
                 notes.append("per currency (amounts in different currencies are never added)")
@@ -399,9 +411,13 @@ class OfflinePlanner:
         labels = " and ".join(self.layer.metrics[m].label for m in query.metrics)
         parts = [labels]
         if query.group_by:
-            parts.append("by " + ", ".join(g.split("__")[-1].replace("_", " ") for g in query.group_by))
+            parts.append(
+                "by " + ", ".join(g.split("__")[-1].replace("_", " ") for g in query.group_by)
+            )
         for item in query.filters:
-            parts.append(f"where {item.dimension.split('__')[-1].replace('_', ' ')} is {' or '.join(item.values)}")
+            parts.append(
+                f"where {item.dimension.split('__')[-1].replace('_', ' ')} is {' or '.join(item.values)}"
+            )
         if when:
             parts.append(when)
         if query.limit:
@@ -411,7 +427,9 @@ class OfflinePlanner:
 
     # --- document questions ------------------------------------------------------------------
     def _search(self, question: str, text: str, words: _Words) -> Plan:
-        reachable = self.layer.reachable("documents") if "documents" in self.layer.metrics else frozenset()
+        reachable = (
+            self.layer.reachable("documents") if "documents" in self.layer.metrics else frozenset()
+        )
         where: dict[str, object] = {}
         latest = self.vocabulary.latest.get("documents")
         start, end, when = parse_time(text, latest)
@@ -422,7 +440,7 @@ class OfflinePlanner:
                 where["vendor"] = value
             elif name.endswith("__currency_code"):
                 where["currency"] = value
-        for name, value in self._values(_Words(text), frozenset({"account"})):
+        for _name, value in self._values(_Words(text), frozenset({"account"})):
             where["account_id"] = value
         if not where.get("kind"):
             match = _DOCUMENT_WORDS.search(text)
@@ -435,5 +453,7 @@ class OfflinePlanner:
         described = ", ".join(f"{k} {v}" for k, v in where.items())
         return Plan(
             [{"name": "search_documents", "args": args}],
-            description="documents" + (f" ({described})" if described else "") + (f" issued {when}" if when else ""),
+            description="documents"
+            + (f" ({described})" if described else "")
+            + (f" issued {when}" if when else ""),
         )

@@ -46,7 +46,9 @@ class Filter:
 @dataclass
 class MetricQuery:
     metrics: list[str]
-    group_by: list[str] = field(default_factory=list)  # transaction__category_group, merchant, metric_time__month
+    group_by: list[str] = field(
+        default_factory=list
+    )  # transaction__category_group, merchant, metric_time__month
     filters: list[Filter] = field(default_factory=list)
     start: dt.date | None = None  # inclusive
     end: dt.date | None = None  # inclusive
@@ -122,7 +124,10 @@ def manifest_path(settings: Settings, *, refresh: bool = False) -> Path:
         default=0.0,
     )
     ours = settings.stack_home / "agent" / "dbt"
-    for candidate in (project / "target" / "semantic_manifest.json", ours / "semantic_manifest.json"):
+    for candidate in (
+        project / "target" / "semantic_manifest.json",
+        ours / "semantic_manifest.json",
+    ):
         if not refresh and candidate.exists() and candidate.stat().st_mtime >= newest_yml:
             return candidate
     from stack.warehouse.transform import run_dbt
@@ -238,7 +243,9 @@ class SemanticLayer:
                 meta = (entity.get("config") or {}).get("meta") or {}
                 earlier = found.get(entity["name"])
                 synonyms = tuple(
-                    dict.fromkeys([*(earlier.synonyms if earlier else ()), *meta.get("synonyms", ())])
+                    dict.fromkeys(
+                        [*(earlier.synonyms if earlier else ()), *meta.get("synonyms", ())]
+                    )
                 )
                 if earlier is None or entity["type"] == "primary":  # values: the primary's table
                     found[entity["name"]] = DimensionInfo(
@@ -250,7 +257,9 @@ class SemanticLayer:
                         entity.get("expr") or entity["name"],
                     )
                 else:
-                    found[entity["name"]] = DimensionInfo(**{**asdict(earlier), "synonyms": synonyms})
+                    found[entity["name"]] = DimensionInfo(
+                        **{**asdict(earlier), "synonyms": synonyms}
+                    )
             if primary is None:
                 continue
             for dimension in sm.get("dimensions", []):
@@ -272,7 +281,9 @@ class SemanticLayer:
         and those of the models whose primary entity it names (one join, as MetricFlow does)."""
         if metric not in self._reachable:
             models = self._models()
-            home = models.get(self.metrics[metric].semantic_model) if metric in self.metrics else None
+            home = (
+                models.get(self.metrics[metric].semantic_model) if metric in self.metrics else None
+            )
             names = {"metric_time"}
             if home is not None:
                 entities = {e["name"] for e in home.get("entities", [])}
@@ -290,7 +301,9 @@ class SemanticLayer:
     @staticmethod
     def _primary_of(models: dict[str, dict], info: DimensionInfo) -> str | None:
         model = models.get(info.semantic_model or "")
-        primary = next((e for e in (model or {}).get("entities", []) if e["type"] == "primary"), None)
+        primary = next(
+            (e for e in (model or {}).get("entities", []) if e["type"] == "primary"), None
+        )
         return primary["name"] if primary else None
 
     # --- compiling -------------------------------------------------------------------------

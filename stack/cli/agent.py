@@ -55,14 +55,19 @@ def _print_answer(answer, *, show_sql: bool) -> None:
             err.print(f"[dim]-- query {number} ({query.tool}):[/]")
             err.print(escape(query.sql), highlight=False, soft_wrap=True)
         if query.rows and (show_sql or len(query.rows) > 10):
-            table = Table(title=f"query {number}: {query.row_count} row(s)" + (" (truncated)" if query.truncated else ""))
+            table = Table(
+                title=f"query {number}: {query.row_count} row(s)"
+                + (" (truncated)" if query.truncated else "")
+            )
             for column in query.columns:
                 table.add_column(str(column))
             for row in query.rows[:50]:
                 table.add_row(*("" if v is None else str(v) for v in row))
             out.print(table)
     for document in answer.documents:
-        out.print(f"  [cyan]{escape(document.file)}[/] page {document.page}: {escape(document.snippet[:100])}")
+        out.print(
+            f"  [cyan]{escape(document.file)}[/] page {document.page}: {escape(document.snippet[:100])}"
+        )
     for refusal in answer.refusals:
         err.print(f"[yellow]refused or failed:[/] {escape(refusal)}", soft_wrap=True)
     err.print(
@@ -78,7 +83,9 @@ def ask(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     target: TargetChoice | None = typer.Option(None, help="Warehouse (default WAREHOUSE_TARGET)."),
     json_: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
-    show_sql: bool = typer.Option(False, "--show-sql", help="Show each SQL statement and its rows."),
+    show_sql: bool = typer.Option(
+        False, "--show-sql", help="Show each SQL statement and its rows."
+    ),
 ) -> None:
     """Answer a question from the warehouse and the documents, citing the SQL, rows and files."""
     _require_extra()
@@ -105,7 +112,11 @@ def index(
     from stack.agent.index import index as run
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
     ) as progress:
         task = progress.add_task("reading the warehouse", total=None)
 
@@ -113,7 +124,9 @@ def index(
             if event.kind == "notice":
                 err.print(f"[yellow]{escape(event.detail)}[/]", soft_wrap=True)
             elif event.kind == "progress":
-                progress.update(task, description="embedding", completed=event.done, total=event.total)
+                progress.update(
+                    task, description="embedding", completed=event.done, total=event.total
+                )
 
         summary = run(get_settings(), target=target.value if target else None, on_event=on_event)
     if json_:
@@ -163,7 +176,9 @@ def eval_(
     model: list[str] = typer.Option(
         None, "--model", "-m", help=MODEL_HELP + " Repeat to compare models."
     ),
-    questions: str | None = typer.Option(None, help="A question set (YAML); default: the built-in one."),
+    questions: str | None = typer.Option(
+        None, help="A question set (YAML); default: the built-in one."
+    ),
     target: TargetChoice | None = typer.Option(None, help="Warehouse (default WAREHOUSE_TARGET)."),
     json_: bool = typer.Option(False, "--json", help="Print the reports as one JSON object."),
 ) -> None:
@@ -179,7 +194,9 @@ def eval_(
     for name in model or [None]:
         with err.status(f"evaluating {name or settings.agent_model or 'offline'}"):
             reports.append(
-                evaluate(settings, model=name, questions=items, target=target.value if target else None)
+                evaluate(
+                    settings, model=name, questions=items, target=target.value if target else None
+                )
             )
     if json_:
         print_json({"reports": [r.to_dict() for r in reports]})

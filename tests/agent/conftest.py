@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+
 import duckdb
 import pytest
 

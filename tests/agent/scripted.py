@@ -4,14 +4,14 @@ messages it was invoked with is kept, so a test can check what the graph fed bac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 
 class ScriptedModel(GenericFakeChatModel):
-    seen: list = []
+    seen: ClassVar[list] = []  # replaced per instance by scripted()
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
         return self
@@ -27,5 +27,5 @@ def call(name: str, call_id: str, **args: Any) -> AIMessage:
 
 def scripted(*replies: AIMessage) -> ScriptedModel:
     model = ScriptedModel(messages=iter(replies))
-    model.seen = []
+    object.__setattr__(model, "seen", [])
     return model

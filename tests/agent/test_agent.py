@@ -43,7 +43,11 @@ def test_a_wrong_column_is_fed_back_and_corrected(session, warehouse_rows):
 
 def test_a_database_error_is_fed_back_too(session):
     model = scripted(
-        call("run_sql", "c1", sql="SELECT CAST(category_group AS INTEGER) FROM marts.fct_transactions"),
+        call(
+            "run_sql",
+            "c1",
+            sql="SELECT CAST(category_group AS INTEGER) FROM marts.fct_transactions",
+        ),
         call("run_sql", "c2", sql="SELECT count(*) AS n FROM marts.fct_transactions"),
         AIMessage(content="There are n transactions."),
     )

@@ -60,5 +60,5 @@ def test_a_held_warehouse_is_answered_from_the_snapshot_with_a_notice(copied_hom
 def test_a_held_warehouse_without_a_snapshot_says_to_wait(copied_home, writer, tmp_path):
     fresh = copied_home.model_copy(update={"stack_home": tmp_path / "fresh-home"})
 
-    with pytest.raises(WarehouseBusy, match="writing the warehouse .* ask again"):
+    with pytest.raises(WarehouseBusy, match=r"writing the warehouse .* ask again"):
         refresh_snapshot(fresh)

@@ -47,7 +47,9 @@ def _gold_predictor(session, questions):
 def test_gold_sql_scores_one(agent_settings, session):
     questions = load_questions()
 
-    report = evaluate(agent_settings, questions=questions, predict=_gold_predictor(session, questions))
+    report = evaluate(
+        agent_settings, questions=questions, predict=_gold_predictor(session, questions)
+    )
 
     assert (report.set_accuracy, report.multiset_accuracy, report.validity) == (1.0, 1.0, 1.0)
 

@@ -9,7 +9,10 @@ from stack.agent.guard import Refused, check
 from stack.agent.warehouse import QueryFailed
 
 REFUSED = {
-    "multi-statement": ("SELECT 1 FROM marts.dim_merchants; DROP TABLE marts.fct_transactions", "one statement"),
+    "multi-statement": (
+        "SELECT 1 FROM marts.dim_merchants; DROP TABLE marts.fct_transactions",
+        "one statement",
+    ),
     "drop": ("DROP TABLE marts.fct_transactions", "only SELECT"),
     "dml in a cte": (
         "WITH gone AS (DELETE FROM marts.fct_transactions RETURNING *) SELECT * FROM gone",
@@ -28,7 +31,10 @@ REFUSED = {
     "set": ("SET enable_external_access = true", "only SELECT"),
     "select into": ("SELECT * INTO copy FROM marts.fct_transactions", "INTO is not allowed"),
     "read_csv": ("SELECT * FROM read_csv('/etc/passwd')", "not allowed"),
-    "read_text": ("SELECT read_text('/etc/hostname') FROM marts.dim_merchants", "read_text() is not allowed"),
+    "read_text": (
+        "SELECT read_text('/etc/hostname') FROM marts.dim_merchants",
+        "read_text() is not allowed",
+    ),
     "glob": ("SELECT * FROM glob('/etc/*')", "not allowed"),
     "a file as a table": ("SELECT * FROM '/etc/passwd'", "looks like a file"),
     "getenv": ("SELECT getenv('HOME') FROM marts.dim_merchants", "getenv() is not allowed"),

@@ -85,7 +85,10 @@ def test_the_same_sql_gives_the_same_rows_on_duckdb_and_snowflake(session, fakes
     on_snowflake = session.layer.compile(query, "snowflake")
 
     assert on_duckdb == on_snowflake
-    assert "marts.fct_transactions" in on_duckdb and "BETWEEN '2025-03-01' AND '2025-03-31'" in on_duckdb
+    assert (
+        "marts.fct_transactions" in on_duckdb
+        and "BETWEEN '2025-03-01' AND '2025-03-31'" in on_duckdb
+    )
     duck_rows = session.warehouse.run(
         check(on_duckdb, session.catalog, row_limit=1000).sql, limit=1000, timeout=60
     ).rows
