@@ -80,6 +80,16 @@ transform *ARGS:
 preview *ARGS:
     {{ stack }} preview {{ ARGS }}
 
+# --- agent --------------------------------------------------------------------------------
+
+# ask the agent (`just ask "spend by category in March 2025" --show-sql`)
+ask QUESTION *ARGS:
+    {{ stack }} ask "{{ QUESTION }}" {{ ARGS }}
+
+# the agent's index, chat and eval (`just agent index`, `just agent eval`)
+agent *ARGS:
+    {{ stack }} agent {{ ARGS }}
+
 # --- development --------------------------------------------------------------------------
 
 # run the test suite against real services (starts its own PostgreSQL and Kafka)
