@@ -13,7 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Job = Literal["services", "produce", "consume", "generate", "ingest", "load", "transform", "steps"]
+Job = Literal[
+    "services",
+    "produce",
+    "consume",
+    "generate",
+    "ingest",
+    "load",
+    "transform",
+    "steps",
+    "index",
+    "eval",
+]
 # start: work on `item` (or the whole job) begins, `total` when known; progress: `done` of
 # `total` so far; item: one thing finished (a file, a service), `detail` says how;
 # done: the job (or `item`) finished; notice: something people should know (a retry, a

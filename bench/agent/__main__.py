@@ -47,16 +47,17 @@ def build_warehouse(settings: Settings, events: int, seed: int) -> None:
         pdfs_per_month=6,
         seed=seed,
         with_bad=True,
-        show_progress=False,
     )
-    ingest(settings, show_progress=False)
+    ingest(settings)
     load(settings)
     transform(settings, target_path=settings.stack_home / "dbt-target")
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), ordered[
+        min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))
+    ]
 
 
 def measure(settings: Settings, repeat: int) -> list[tuple[str, str, str, str]]:
@@ -117,7 +118,12 @@ def measure(settings: Settings, repeat: int) -> list[tuple[str, str, str, str]]:
     )
     rerun = index(settings)
     results.append(
-        ("stack agent index, nothing changed", f"{rerun.seconds:.2f} s", f"{rerun.embedded} embedded", "")
+        (
+            "stack agent index, nothing changed",
+            f"{rerun.seconds:.2f} s",
+            f"{rerun.embedded} embedded",
+            "",
+        )
     )
 
     agent = Agent(settings, model="offline")
@@ -153,7 +159,12 @@ def measure(settings: Settings, repeat: int) -> list[tuple[str, str, str, str]]:
             timings.append(time.perf_counter() - started)
     p50, p95 = percentiles(timings)
     results.append(
-        (f"retrieval, {len(searches)} queries x {repeat}", f"p50 {p50 * 1000:.0f} ms", f"p95 {p95 * 1000:.0f} ms", "")
+        (
+            f"retrieval, {len(searches)} queries x {repeat}",
+            f"p50 {p50 * 1000:.0f} ms",
+            f"p95 {p95 * 1000:.0f} ms",
+            "",
+        )
     )
     agent.close()
     report = evaluate(settings, model="offline")

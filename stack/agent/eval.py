@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import statistics
 import time
 from collections import Counter
@@ -25,9 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from stack.agent.events import OnEvent, emitter
 from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
+
+log = logging.getLogger(__name__)
 
 QUESTIONS = Path(__file__).with_name("eval_questions.yaml")
 _REFUSING = ("refused", "needs_model")
@@ -200,14 +203,14 @@ def evaluate(
     from stack.agent.graph import Agent
     from stack.agent.guard import check
 
-    emit = emitter(on_event, "eval")
+    report_progress = Reporter("eval", on_event, log)
     questions = questions or load_questions()
     agent = Agent(settings, model=model, target=target)
     name = "custom" if predict else agent.model
     ask = predict or agent.ask
     scores = []
     try:
-        emit("start", total=len(questions))
+        report_progress.start(total=len(questions))
         for done, question in enumerate(questions, 1):
             gold_rows, ordered = [], False
             if question.gold_sql:
@@ -219,7 +222,7 @@ def evaluate(
             if not getattr(answer, "seconds", 0):
                 answer.seconds = time.monotonic() - began
             scores.append(score_one(question, answer, gold_rows, ordered))
-            emit("progress", item=question.id, done=done, total=len(questions))
+            report_progress.progress(done, item=question.id, total=len(questions))
     finally:
         agent.close()
     report = EvalReport(
@@ -239,7 +242,7 @@ def evaluate(
             "set_accuracy": _share(group, "set_match"),
             "multiset_accuracy": _share(group, "multiset_match"),
         }
-    emit("done", done=len(scores), total=len(scores))
+    report_progress.done(done=len(scores))
     return report
 
 

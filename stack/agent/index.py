@@ -19,14 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from stack.agent.events import OnEvent, emitter
 from stack.agent.warehouse import Warehouse, open_warehouse
 from stack.errors import StackError
+from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
+
+log = logging.getLogger(__name__)
 
 COLLECTION = "stack"
 CHUNK_CHARS = 1000  # about 250 tokens: MiniLM reads 256
@@ -229,7 +232,7 @@ def warehouse_entries(warehouse: Warehouse) -> list[Entry]:
     for reason, field_name, count, example in _rows(
         warehouse,
         "SELECT reason, coalesce(field_name, ''), count(*), min(detail) "
-        "FROM staging.stg_batch__rejects GROUP BY reason, coalesce(field_name, '')",
+        "FROM intermediate.int_batch__current_rejects GROUP BY reason, coalesce(field_name, '')",
     ):
         entries.append(
             Entry(
@@ -242,7 +245,7 @@ def warehouse_entries(warehouse: Warehouse) -> list[Entry]:
         )
     for path, reason, error in _rows(
         warehouse,
-        "SELECT file_path, failure_reason, error FROM staging.stg_batch__files "
+        "SELECT file_path, failure_reason, error FROM intermediate.int_batch__current_files "
         "WHERE last_status = 'failed'",
     ):
         entries.append(
@@ -266,13 +269,13 @@ def index(
     what is gone."""
     from stack.agent.embeddings import DEFAULT_BATCH, MiniLMEmbedding
 
-    emit = emitter(on_event, "index")
+    report = Reporter("index", on_event, log)
     started = time.monotonic()
-    emit("start", detail="reading the warehouse")
+    report.start(detail="reading the warehouse")
     warehouse = open_warehouse(settings, target)
     try:
         for notice in warehouse.notices:
-            emit("notice", detail=notice)
+            report.notice(notice)
         entries = document_entries(warehouse) + warehouse_entries(warehouse)
     finally:
         warehouse.close()
@@ -294,7 +297,7 @@ def index(
     if gone:
         collection.delete(ids=gone)
         summary.removed = len(gone)
-    emit("progress", done=0, total=len(changed), detail="embedding")
+    report.start("embedding", total=len(changed))
     for start in range(0, len(changed), UPSERT_BATCH):
         batch = changed[start : start + UPSERT_BATCH]
         began = time.monotonic()
@@ -307,13 +310,13 @@ def index(
             embeddings=vectors,
         )
         summary.embedded += len(batch)
-        emit("progress", done=summary.embedded, total=len(changed))
+        report.progress(summary.embedded, item="embedding", total=len(changed))
     summary.entries = collection.count()
     for entry in wanted.values():
         source = entry.metadata["source"]
         summary.by_source[source] = summary.by_source.get(source, 0) + 1
     summary.seconds = time.monotonic() - started
-    emit("done", done=summary.embedded, total=len(changed))
+    report.done(done=summary.embedded)
     return summary
 
 

@@ -103,22 +103,12 @@ class DimensionInfo:
     description: str = ""
 
 
-def dbt_project_dir() -> Path:
-    try:  # the lead's stack/project.py, once it lands
-        from stack.project import dbt_dir  # type: ignore[import-not-found]
-        from stack.settings import get_settings
-
-        return dbt_dir(get_settings())
-    except ImportError:
-        from stack.warehouse.transform import DBT_PROJECT_DIR
-
-        return DBT_PROJECT_DIR
-
-
 def manifest_path(settings: Settings, *, refresh: bool = False) -> Path:
     """dbt's semantic_manifest.json for the project: `stack transform`'s, or a fresh
     `dbt parse` into STACK_HOME/agent/dbt when that is missing or older than the yml."""
-    project = dbt_project_dir()
+    from stack.project import dbt_dir
+
+    project = dbt_dir(settings)
     newest_yml = max(
         (p.stat().st_mtime for p in project.rglob("*.yml") if "target" not in p.parts),
         default=0.0,

@@ -350,7 +350,7 @@ class SnowflakeWarehouse:
     dialect = "snowflake"
 
     def __init__(self, settings: Settings) -> None:
-        from stack.warehouse.load.snowflake_target import snowflake_connect
+        from stack.warehouse.targets.snowflake import snowflake_connect
 
         self.settings = settings
         self.where = f"{settings.snowflake_account}: {settings.snowflake_database}"

@@ -12,9 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stack.cli import app
-from stack.console import err, out, print_json
-from stack.settings import get_settings
+from stack.cli import app, get_settings
+from stack.cli.console import err, out, print_json
 
 agent = typer.Typer(
     name="agent",

@@ -59,9 +59,8 @@ def agent_settings(services, tmp_path_factory):
             pdfs_per_month=4,
             seed=SEED,
             with_bad=True,
-            show_progress=False,
         )
-        ingest(settings, workers=1, show_progress=False)
+        ingest(settings, workers=1)
         with connect(settings, autocommit=True) as conn:
             write_document(conn, INJECTED_PATH, 1, "invoice", 2)
             conn.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_stack
+from tests.helpers import run_stack
 
 
 def test_stack_ask_answers_with_citations_as_json(agent_settings, warehouse_rows):

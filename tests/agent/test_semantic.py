@@ -13,8 +13,8 @@ from stack.agent.guard import check
 from stack.agent.planner import OfflinePlanner
 from stack.agent.semantic import MetricQuery, SemanticError
 from stack.agent.warehouse import SnowflakeWarehouse
-from stack.warehouse.load.snowflake_target import snowflake_connect
-from tests.warehouse.conftest import FakesnowServer, point_at_fakesnow
+from stack.warehouse.targets.snowflake import snowflake_connect
+from tests.warehouse.snowflake_double import FakesnowServer, point_at_fakesnow
 
 QUESTION = "spend by category in March 2025"
 COLUMNS = (
