@@ -7,6 +7,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from stack.agent.graph import Agent, chat_model_for
 from tests.agent.conftest import INJECTED_PATH
+from tests.agent.ollama_double import OllamaDouble, tool_call
 from tests.agent.scripted import call, scripted
 
 GOOD_SQL = (
@@ -132,3 +133,36 @@ def test_init_chat_model_builds_an_ollama_model_offline(agent_settings):
 
     assert type(model).__name__ == "ChatOllama"
     assert model.bind_tools([]) is not None
+
+
+def test_the_real_ollama_client_against_a_local_server(session, warehouse_rows):
+    """init_chat_model("ollama:...") and its HTTP client, end to end: tools are offered, a
+    refusal goes back as a tool message, the corrected query's rows are cited."""
+    replies = [
+        tool_call("run_sql", sql=GOOD_SQL.replace("category_group", "categry")),
+        tool_call("run_sql", sql=GOOD_SQL),
+        {"content": "Spend is highest in the first category listed."},
+    ]
+    with OllamaDouble(replies) as server:
+        settings = session.settings.model_copy(update={"agent_base_url": server.url})
+        agent = Agent(settings, model="ollama:qwen2.5-coder:7b", session=session)
+
+        answer = agent.ask("Which category has the most spend?")
+
+    first, second, _third = server.requests
+    assert first["model"] == "qwen2.5-coder:7b"
+    assert {t["function"]["name"] for t in first["tools"]} == {
+        "metric_query",
+        "run_sql",
+        "search_documents",
+    }
+    fed_back = [m for m in second["messages"] if m["role"] == "tool"]
+    assert (
+        fed_back
+        and fed_back[0]["content"].startswith("REFUSED")
+        and "categry" in fed_back[0]["content"]
+    )
+    assert answer.status == "answered" and answer.model == "ollama:qwen2.5-coder:7b"
+    assert answer.text.startswith("Spend is highest")
+    expected = warehouse_rows(GOOD_SQL)
+    assert [tuple(r) for r in answer.queries[0].rows] == [(c, str(s)) for c, s in expected]
