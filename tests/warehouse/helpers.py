@@ -15,6 +15,8 @@ from stack.db import connect
 from stack.settings import Settings
 
 DBT_TIMEOUT = 300  # dbt runs in a child process; never let one hang the suite
+# Models dbt builds: one per SQL file of the project (the semantic layer's time spine too).
+DBT_MODELS = len(list((Path(__file__).parents[2] / "dbt" / "models").rglob("*.sql")))
 
 
 def _plain(value: object) -> object:

@@ -17,6 +17,7 @@ from stack.warehouse.load import load
 from stack.warehouse.transform import TransformError, run_dbt, transform
 from tests.helpers import run_stack
 from tests.warehouse import sources
+from tests.warehouse.helpers import DBT_MODELS
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
 
 FACT_TO_ACCOUNTS = "relationships_fct_transactions_account_id__account_id__ref_dim_accounts_"
@@ -54,7 +55,7 @@ def test_dbt_build_passes_every_data_test(built):
     _, summary, _ = built
     assert summary.success
     counts = summary.counts
-    assert counts["model"] == {"success": 20}
+    assert counts["model"] == {"success": DBT_MODELS}
     assert counts["seed"] == {"success": 1}
     assert set(counts["test"]) == {"pass"} and counts["test"]["pass"] >= 90
     tests = {r.name for r in summary.results if r.resource_type == "test"}

@@ -10,6 +10,7 @@ from stack.db import connect
 from stack.warehouse.load import load
 from stack.warehouse.transform import transform
 from tests.warehouse import sources
+from tests.warehouse.helpers import DBT_MODELS
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
 from tests.warehouse.helpers import snowflake_query
 
@@ -24,7 +25,7 @@ def test_dbt_build_and_incremental_run_on_snowflake(snowflake_settings, tmp_path
     first = transform(settings, timeout=TIMEOUT, target_path=tmp_path)
 
     assert first.success and first.target == "snowflake"
-    assert first.counts["model"] == {"success": 20}
+    assert first.counts["model"] == {"success": DBT_MODELS}
     assert set(first.counts["test"]) == {"pass"}
     assert first.counts["unit_test"] == {"pass": 5}  # Snowflake SQL runs them too
     db = settings.snowflake_database
