@@ -10,9 +10,8 @@ from stack.db import connect
 from stack.warehouse.load import load
 from stack.warehouse.transform import transform
 from tests.warehouse import sources
-from tests.warehouse.helpers import DBT_MODELS
+from tests.warehouse.helpers import DBT_MODELS, snowflake_query
 from tests.warehouse.helpers import DBT_TIMEOUT as TIMEOUT
-from tests.warehouse.helpers import snowflake_query
 
 
 def test_dbt_build_and_incremental_run_on_snowflake(snowflake_settings, tmp_path):
