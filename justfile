@@ -90,11 +90,30 @@ ask QUESTION *ARGS:
 agent *ARGS:
     {{ stack }} agent {{ ARGS }}
 
+# --- airflow ------------------------------------------------------------------------------
+
+# `stack airflow run DAG_ID`, `dags`, `ui`, `up`, `down` (Airflow itself: `just up --airflow`)
+airflow *ARGS:
+    {{ stack }} airflow {{ ARGS }}
+
+# the airflow env from pylock.airflow.toml, with the stack installed in it (hatch's lock sync
+# removes the project's own editable install, so it is put back without dependencies)
+airflow-env:
+    hatch env create airflow
+    uv pip install --quiet --python "$(hatch env find airflow)/bin/python" --no-deps -e .
+
 # --- development --------------------------------------------------------------------------
 
-# run the test suite against real services (starts its own PostgreSQL and Kafka)
+# run the tests against real services (they start their own); no ARGS: the default env's
+# suite, then tests/airflow in the airflow env
 test *ARGS:
-    {{ run }} pytest {{ ARGS }}
+    {{ run }} pytest {{ if ARGS == "" { "--ignore=tests/airflow" } else { ARGS } }}
+    {{ if ARGS == "" { "just test-airflow" } else { "" } }}
+
+# the Airflow tests (real Airflow, PostgreSQL, DuckDB, fakesnow) in the airflow env
+# (`just test-airflow -k local` for some)
+test-airflow *ARGS: airflow-env
+    hatch run airflow:pytest tests/airflow {{ ARGS }}
 
 # lint and check formatting
 lint:
@@ -104,9 +123,9 @@ lint:
 fmt:
     hatch run lint:fmt
 
-# run the benchmarks (`just bench realtime`)
+# run the benchmarks (`just bench realtime`; `airflow` runs in the airflow env)
 bench NAME *ARGS:
-    {{ run }} python -m bench.{{ NAME }} {{ ARGS }}
+    {{ if NAME == "airflow" { "hatch run airflow:python" } else { run + " python" } }} -m bench.{{ NAME }} {{ ARGS }}
 
 # refresh the lock files after changing dependencies in pyproject.toml
 lock:

@@ -25,7 +25,13 @@ _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 CHECKOUT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else None
 PROJECT_ROOT = CHECKOUT_ROOT or Path.cwd()
 
-SECRET_FIELDS = ("postgres_password", "snowflake_password", "snowflake_private_key_passphrase")
+SECRET_FIELDS = (
+    "postgres_password",
+    "snowflake_password",
+    "snowflake_private_key_passphrase",
+    "airflow_admin_password",
+    "airflow_jwt_secret",
+)
 
 
 class Settings(BaseSettings):
@@ -104,6 +110,25 @@ class Settings(BaseSettings):
     agent_max_attempts: int = Field(3, ge=1, le=10)
     # Snowflake: the SELECT-only role the agent's session uses (stack/agent/readonly_role.sql).
     agent_snowflake_role: str | None = None
+
+    # --- airflow -----------------------------------------------------------------------------
+    # Airflow is started by `stack up --airflow` (or always, with STACK_AIRFLOW=true).
+    stack_airflow: bool = False
+    airflow_port: int = Field(8080, ge=1, le=65535)
+    airflow_db: str = Field("airflow", min_length=1)  # its metadata database, on POSTGRES_*
+    airflow_admin_user: str = Field("admin", min_length=1)
+    airflow_admin_password: SecretStr = SecretStr("admin")
+    # Signs the tokens Airflow's components hand each other: one value for all of them.
+    airflow_jwt_secret: SecretStr = SecretStr("stack-local-airflow-jwt-secret")
+    # The airflow env's `airflow` executable; empty: found with `hatch env find airflow`.
+    airflow_executable: Path | None = None
+    # Sized for a 2-core laptop (Airflow's defaults start 32 workers and time out at 5 s).
+    airflow_parallelism: int = Field(4, ge=1)
+    airflow_execution_api_timeout: int = Field(60, ge=1)
+    airflow_api_workers: int = Field(1, ge=1)
+    # compose only: the user Airflow's containers run as (on Linux: your `id -u`, so they can
+    # write the mounted checkout's .stack/)
+    airflow_uid: int = Field(50000, ge=0)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

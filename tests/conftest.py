@@ -13,6 +13,7 @@ Helpers live in tests/helpers.py and each area's helpers module, not here.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from stack.services.ephemeral import ephemeral_home, scratch_database
 from stack.settings import Settings, load_settings
 
 USE_RUNNING = os.environ.get("STACK_TEST_USE_RUNNING") == "1"
+
+# tests/airflow run in the airflow env (`just test-airflow`); elsewhere Airflow is not installed.
+collect_ignore = [] if importlib.util.find_spec("airflow") else ["airflow"]
 
 
 @dataclass
