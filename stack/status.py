@@ -33,6 +33,11 @@ def collect_status(settings: Settings) -> dict:
         status.backend = backend_name
         status.version = status.version or versions.get(status.name)
         services[status.name] = status.to_dict()
+    from stack.orchestration.lifecycle import airflow_status
+
+    airflow = airflow_status(settings, backend_name)  # None unless started or asked for
+    if airflow is not None:
+        services["airflow"] = {"name": "airflow", "backend": backend_name, **airflow.to_dict()}
     pipelines = {}
     for needs, section in PIPELINE_SECTIONS:
         if all(services[name]["healthy"] for name in needs):

@@ -32,7 +32,7 @@ def get_settings() -> Settings:
 
 
 # The command modules, in the order `stack --help` lists them; each decorates `app`.
-COMMAND_MODULES = ("services", "realtime", "batch", "warehouse", "pipelines", "agent")
+COMMAND_MODULES = ("services", "realtime", "batch", "warehouse", "pipelines", "agent", "airflow")
 
 
 def _register() -> None:

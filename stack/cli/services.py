@@ -22,13 +22,16 @@ def up(
         help="Where to run the services (default: STACK_BACKEND, else the one `stack up` "
         "started, else docker when an engine answers, else local).",
     ),
+    airflow: bool = typer.Option(
+        False, "--airflow", help="Also start Airflow (always, with STACK_AIRFLOW=true)."
+    ),
 ) -> None:
     """Start PostgreSQL and Kafka (idempotent: says so when they are already up)."""
     from stack.cli.progress import run_job
     from stack.jobs import start_services
 
     settings = get_settings()
-    run_job(start_services, requested=backend.value if backend else None)
+    run_job(start_services, requested=backend.value if backend else None, airflow=airflow)
     err.print(
         f"postgres {settings.postgres_host}:{settings.postgres_port}, "
         f"kafka {settings.kafka_bootstrap_servers}",

@@ -97,10 +97,15 @@ def get_backend(settings: Settings, requested: str | None = None) -> Backend:
 
 
 def start_services(
-    settings: Settings, requested: str | None = None, *, on_event: OnEvent | None = None
+    settings: Settings,
+    requested: str | None = None,
+    *,
+    airflow: bool = False,
+    on_event: OnEvent | None = None,
 ) -> ServicesReport:
     """`stack up`: start (or find running) every service with the chosen backend and record
-    it, so later commands use the same one. One `item` event per service."""
+    it, so later commands use the same one. One `item` event per service. With `airflow` (or
+    STACK_AIRFLOW=true), then Airflow (stack.orchestration)."""
     report = Reporter("services", on_event, log)
     running = recorded_backend(settings)
     if requested is not None and running and running != requested:
@@ -118,6 +123,13 @@ def start_services(
         if not backend.is_running():
             record_backend(settings, None)
         raise
+    if airflow or settings.stack_airflow:
+        from stack.orchestration.lifecycle import start_airflow
+
+        report.start("airflow", detail="about a minute the first time")
+        what = start_airflow(settings, backend.name)
+        summary.actions.append(ServiceAction("airflow", what))
+        report.item("airflow", what)
     summary.seconds = time.monotonic() - started
     report.done(detail=f"ready in {summary.seconds:.1f} s")
     return summary
@@ -130,17 +142,24 @@ def stop_services(
     (the backend's data, the DuckDB warehouse), after a notice that says what."""
     report = Reporter("services", on_event, log)
     started = time.monotonic()
+    from stack.orchestration import lifecycle
+
     backend = get_backend(settings)
     summary = ServicesReport(backend.name)
+    stopped = lifecycle.stop_airflow(settings, backend.name)  # before PostgreSQL: its metadata
+    if stopped is not None:
+        summary.actions.append(ServiceAction("airflow", stopped))
+        report.item("airflow", stopped)
     for name, what in backend.down():
         summary.actions.append(ServiceAction(name, what))
         report.item(name, what)
     if wipe:
-        targets = [*map(str, backend.data_paths())]
+        targets = [*map(str, backend.data_paths()), *lifecycle.airflow_data(settings)]
         if settings.warehouse_duckdb_path.exists():
             targets.append(str(settings.warehouse_duckdb_path))
         report.notice("deleting: " + (", ".join(targets) or "nothing stored"))
         backend.wipe()
+        lifecycle.wipe_airflow(settings)
         settings.warehouse_duckdb_path.unlink(missing_ok=True)
         summary.deleted = targets
     record_backend(settings, None)
