@@ -36,7 +36,7 @@ def run(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProce
 
 def test_compose_file_is_valid_for_compose_v2():
     # The binary itself: the console-script wrapper always exits 0.
-    for profile in ([], ["--profile", "dev"], ["--profile", "agent"]):
+    for profile in ([], ["--profile", "dev"], ["--profile", "agent"], ["--profile", "airflow"]):
         result = run(COMPOSE_BINARY, "-f", "compose.yaml", *profile, "config", "-q")
         assert result.returncode == 0, result.stderr
 
@@ -82,6 +82,94 @@ def test_compose_interpolates_ports_and_credentials_from_env():
         "localhost:19999" in spec["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     )
     assert spec["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "from-env"
+
+
+AIRFLOW_SERVICES = {
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+}
+
+
+def _airflow_profile(env: dict[str, str]) -> dict:
+    result = run(
+        COMPOSE_BINARY,
+        "-f",
+        "compose.yaml",
+        "--profile",
+        "airflow",
+        "config",
+        "--format",
+        "json",
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]
+
+
+def test_compose_airflow_profile_official_image_local_executor_healthchecks():
+    dockerfile = (PROJECT_ROOT / "airflow/Dockerfile").read_text()
+    assert re.search(r"^FROM apache/airflow:3\.3\.\d+-python3\.11$", dockerfile, re.M)
+    assert "uv pip install --no-cache -r /opt/stack/pylock.airflow.toml" in dockerfile
+    services = _airflow_profile({})
+    assert set(services) >= AIRFLOW_SERVICES
+    assert not AIRFLOW_SERVICES & set(_default_services()), "Airflow must stay in its profile"
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        assert service["build"]["dockerfile"] == "airflow/Dockerfile"
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+        assert "AIRFLOW_CONN_STACK_POSTGRES" in env
+        if name != "airflow-init":
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+            assert service["depends_on"]["airflow-init"]["condition"] == (
+                "service_completed_successfully"
+            )
+    assert services["airflow-init"]["command"] == ["python", "-m", "stack", "airflow", "init"]
+    assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def _default_services() -> dict:
+    result = run(COMPOSE_BINARY, "-f", "compose.yaml", "config", "--format", "json")
+    return json.loads(result.stdout)["services"]
+
+
+def test_compose_airflow_takes_port_secret_and_sizing_from_env_like_the_local_processes():
+    from stack.orchestration.environment import airflow_env
+
+    env = {
+        "AIRFLOW_PORT": "18080",
+        "AIRFLOW_JWT_SECRET": "one-secret",
+        "AIRFLOW_PARALLELISM": "3",
+        "POSTGRES_PASSWORD": "pw",
+    }
+    services = _airflow_profile(env)
+    assert services["airflow-apiserver"]["ports"][0]["published"] == "18080"
+    secrets = {
+        services[name]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] for name in AIRFLOW_SERVICES
+    }
+    assert secrets == {"one-secret"}  # one secret shared by every component
+    # the same knobs, the same values as the local processes get from the same settings
+    local = airflow_env(
+        Settings(_env_file=PROJECT_ROOT / ".env.example", **{k.lower(): v for k, v in env.items()})
+    )
+    compose_env = services["airflow-scheduler"]["environment"]
+    for key in (
+        "AIRFLOW__CORE__PARALLELISM",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
+        "AIRFLOW__API__WORKERS",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__BASE_URL",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+        "AIRFLOW__CORE__LOAD_EXAMPLES",
+        "AIRFLOW__CORE__EXECUTOR",
+    ):
+        assert str(compose_env[key]) == local[key], key
+    conn = json.loads(compose_env["AIRFLOW_CONN_STACK_POSTGRES"])
+    assert conn["password"] == "pw" and conn["host"] == "postgres"
 
 
 def test_devcontainer_matches_its_schema_and_compose():
