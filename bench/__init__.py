@@ -22,3 +22,15 @@ def bench_services(*services: str) -> Iterator[Settings]:
         _backend,
     ):
         yield settings
+
+
+def print_results(results: list[tuple[str, ...]], note: str) -> None:
+    """The machine's load, `note`, then one aligned row per measurement."""
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"\nmachine: {os.cpu_count()} cores, load average {load1:.1f} (1 min) "
+        f"{load5:.1f} (5 min) at the end; {note}\n"
+    )
+    widths = [max(len(row[i]) for row in results) for i in range(len(results[0]))]
+    for row in results:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -17,7 +17,6 @@ shared: the best run is the one least disturbed). Run: `just bench warehouse` or
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import duckdb
 import psycopg
 
-from bench import bench_services
+from bench import bench_services, print_results
 from stack.batch.schema import ensure_schema as ensure_batch_schema
 from stack.realtime.schema import ensure_schema as ensure_realtime_schema
 from stack.services.ephemeral import scratch_database
@@ -194,14 +193,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    load1, load5, _ = os.getloadavg()
-    print(
-        f"\nmachine: {os.cpu_count()} cores, load average {load1:.1f} (1 min) "
-        f"{load5:.1f} (5 min) at the end; best of {args.repeat} runs for the loads\n"
-    )
-    widths = [max(len(row[i]) for row in results) for i in range(4)]
-    for row in results:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print_results(results, f"best of {args.repeat} runs for the loads")
 
 
 if __name__ == "__main__":
