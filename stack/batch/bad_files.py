@@ -48,6 +48,7 @@ BAD_ROWS: dict[int, str | None] = {
     14: "bad_date",
     15: "bad_amount",
     16: None,
+    17: "unclosed_quote",  # the last line: a quote that never closes swallows only itself
 }
 
 
@@ -96,6 +97,7 @@ def _bad_rows(month: str, first_id: str) -> bytes:
         row(12, date=f"31/{month[5:]}/{month[:4]}"),
         row(13, amount="1.234"),
         row(14, amount="1200.00"),
+        row(15).replace("CARD PAYMENT", '"CARD PAYMENT', 1),
     ]
     return ("\n".join(lines) + "\n").encode()
 

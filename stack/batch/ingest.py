@@ -27,7 +27,7 @@ from stack.batch.csv_ingest import RowReject, copy_rejects, load_csv
 from stack.batch.pdf_ingest import write_document
 from stack.batch.pdf_parse import FailedPdf, ParsedPdf, read_pdf
 from stack.batch.quarantine import quarantine
-from stack.batch.reasons import BadFile
+from stack.batch.reasons import BadFile, one_line
 from stack.batch.schema import ensure_schema
 from stack.db import connect
 from stack.errors import ServiceError, StackError
@@ -46,11 +46,12 @@ class FileResult:
     kind: str  # csv | statement | invoice | pdf | unknown
     outcome: str  # loaded | replaced | skipped | failed
     rows: int = 0  # transactions (csv) or line items (pdf)
-    rejected_rows: int = 0
+    rejected_rows: int = 0  # rows + rejected_rows = the CSV's data records
     pages: int = 0
     reason: str | None = None
     detail: str | None = None
     moved_to: str | None = None
+    dialect: str | None = None  # a CSV's form: "comma", "semicolon, decimal comma", ...
 
 
 @dataclass
@@ -233,6 +234,7 @@ class _Run:
     def fail(
         self, item: _Incoming, kind: str, reason: str, detail: str, *, sha256: str | None = None
     ) -> FileResult:
+        detail = one_line(detail)
         previous = self.known.get(item.relative)
         if previous is not None and previous.status == "loaded":
             detail += f" (the {previous.rows} rows of the version loaded before stay loaded)"
@@ -271,10 +273,15 @@ class _Run:
                     self.conn.execute(
                         "DELETE FROM ingest_rejects WHERE file = %s", (item.relative,)
                     )
-                rows, rejects = load_csv(self.conn, data, source_file=item.relative, sha256=sha256)
+                loaded = load_csv(self.conn, data, source_file=item.relative, sha256=sha256)
+                rows, rejects = loaded.rows, loaded.rejects
                 copy_rejects(self.conn, rejects, source_file=item.relative, sha256=sha256)
                 manifest.record_counts(
-                    self.conn, item.relative, rows=rows, rejected_rows=len(rejects)
+                    self.conn,
+                    item.relative,
+                    rows=rows,
+                    rejected_rows=len(rejects),
+                    dialect=loaded.dialect.describe(),
                 )
         except BadFile as bad:  # all rolled back: the file as a whole cannot load
             return self.fail(item, "csv", bad.reason, bad.detail, sha256=sha256)
@@ -294,6 +301,7 @@ class _Run:
             "replaced" if replacing else "loaded",
             rows=rows,
             rejected_rows=len(rejects),
+            dialect=loaded.dialect.describe(),
         )
 
     def store_pdf(self, item: _Incoming, parsed: ParsedPdf | FailedPdf) -> FileResult:

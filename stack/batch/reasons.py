@@ -9,7 +9,8 @@ FILE_REASONS: dict[str, str] = {
     "empty_file": "the file is zero bytes long",
     "unknown_file_type": "neither .csv nor .pdf",
     "duplicate_file": "the same bytes were already loaded under another name",
-    "not_utf8": "a CSV that is not UTF-8 text",
+    "not_a_csv": "a .csv that is another kind of file (a PDF, a workbook, an image)",
+    "not_utf8": "a CSV that is not UTF-8 (or UTF-16 with a byte-order mark) text",
     "bad_line_endings": "a CSV with bare carriage returns (old Mac line endings)",
     "empty_csv": "a CSV with a header and no rows",
     "wrong_header": "a CSV whose header is not the statement columns",
@@ -25,7 +26,9 @@ FILE_REASONS: dict[str, str] = {
 
 # One CSV row is refused: a row in `ingest_rejects`; the file's other rows load.
 ROW_REASONS: dict[str, str] = {
-    "wrong_column_count": "more or fewer fields than the header",
+    "wrong_column_count": "more or fewer fields than the header, or a value under no header",
+    "unclosed_quote": "a quote that does not close where its line ends: each line it swallows"
+    " is rejected",
     "missing_field": "an empty transaction_id, account_id, posted_date, amount or currency",
     "bad_date": "posted_date is not a real YYYY-MM-DD date",
     "bad_amount": "amount is not a number with at most 2 decimals",
@@ -36,11 +39,18 @@ ROW_REASONS: dict[str, str] = {
 }
 
 
+def one_line(text: str) -> str:
+    """`text` fit for a manifest row and a terminal line: control characters (a NUL, a line
+    break quoted from a damaged file) shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class BadFile(Exception):
     """The file cannot be loaded, for `reason` (a FILE_REASONS key); `detail` says where."""
 
     def __init__(self, reason: str, detail: str) -> None:
         assert reason in FILE_REASONS, reason
+        detail = one_line(detail)
         super().__init__(reason, detail)
         self.reason = reason
         self.detail = detail
