@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # --- batch -------------------------------------------------------------------------------
     batch_incoming_dir: Path = Path("data/incoming")
     batch_rejected_dir: Path = Path("data/rejected")
+    # The bounds on one PDF's work: more pages, or a longer parse, and it is refused
+    # (too_many_pages, time_limit) instead of holding up the ingest.
+    batch_pdf_max_pages: int = Field(100, ge=1)
+    batch_pdf_timeout_seconds: float = Field(60, gt=0)
 
     # --- warehouse ---------------------------------------------------------------------------
     warehouse_target: Literal[TARGET_NAMES] = "duckdb"  # type: ignore[valid-type]

@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from decimal import Decimal
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from stack.batch import monthly, pdf_render
 from stack.batch.formats import CSV_COLUMNS
 from stack.batch.pools import Pools
+from stack.batch.sniff import PDF_HEADER
+
+
+def _damaged(pdf: bytes) -> bytes:
+    """One byte changed in the middle of the page's content stream, as a bad copy does."""
+    match = max(re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.DOTALL), key=lambda m: len(m[1]))
+    middle = match.start(1) + len(match[1]) // 2
+    flipped = b"!" if pdf[middle : middle + 1] != b"!" else b"#"
+    return pdf[:middle] + flipped + pdf[middle + 1 :]
+
 
 # file name (inside the first month's folder) -> the reason ingest gives. `{month}` is filled in.
 BAD_FILES: dict[str, str] = {
@@ -19,8 +30,14 @@ BAD_FILES: dict[str, str] = {
     "invoice_truncated.pdf": "corrupt_pdf",
     "invoice_garbled.pdf": "corrupt_pdf",
     "statement_encrypted.pdf": "encrypted_pdf",
+    "invoice_damaged_stream.pdf": "corrupt_pdf",
     "invoice_totals_mismatch.pdf": "totals_mismatch",
+    "invoice_quantity_too_precise.pdf": "bad_line_item",
+    "statement_jpy_overflow.pdf": "amount_out_of_range",
+    "statement_period_reversed.pdf": "impossible_dates",
+    "statement_scanned.pdf": "no_text_layer",
     "letter_office_move.pdf": "unrecognised_document",
+    "transactions_{month}_saved_as_pdf.csv": "not_a_csv",
     "transactions_empty.csv": "empty_csv",
     "transactions_wrong_header.csv": "wrong_header",
     "transactions_latin1.csv": "not_utf8",
@@ -48,6 +65,7 @@ BAD_ROWS: dict[int, str | None] = {
     14: "bad_date",
     15: "bad_amount",
     16: None,
+    17: "unclosed_quote",  # the last line: a quote that never closes swallows only itself
 }
 
 
@@ -96,6 +114,7 @@ def _bad_rows(month: str, first_id: str) -> bytes:
         row(12, date=f"31/{month[5:]}/{month[:4]}"),
         row(13, amount="1.234"),
         row(14, amount="1200.00"),
+        row(15).replace("CARD PAYMENT", '"CARD PAYMENT', 1),
     ]
     return ("\n".join(lines) + "\n").encode()
 
@@ -108,6 +127,34 @@ def bad_files(
     invoice = monthly.invoice(pools, rng, month, pools.vendors[0], 900)
     invoice_pdf = pdf_render.render_invoice(invoice)
     statement = monthly.statement(pools, rng, month, pools.accounts[0], 900)
+    jpy = dataclasses.replace(  # a yen account: twelve figures do not fit numeric(12,2)
+        statement,
+        reference=statement.reference[:-3] + "902",
+        opening_balance=Decimal("12345678901.00"),
+        closing_balance=Decimal("12345678901.00")
+        + statement.closing_balance
+        - statement.opening_balance,
+    )
+    reversed_period = dataclasses.replace(
+        statement,
+        reference=statement.reference[:-3] + "903",
+        period_start=statement.period_end,
+        period_end=statement.period_start,
+    )
+    first = invoice.lines[0]  # its quantity 1.2345 would be stored as 1.235: refused, not rounded
+    amount = (Decimal("1.2345") * first.unit_price).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    subtotal = invoice.subtotal - first.amount + amount
+    precise = dataclasses.replace(
+        invoice,
+        reference=invoice.reference[:-3] + "904",
+        lines=(
+            dataclasses.replace(first, quantity=Decimal("1.2345"), amount=amount),
+            *invoice.lines[1:],
+        ),
+        subtotal=subtotal,
+        tax=Decimal("0.00"),
+        total=subtotal,
+    )
     header = ",".join(CSV_COLUMNS) + "\n"
     latin1_row = _csv_line(
         f"TX-{month.replace('-', '')}-L000001",
@@ -122,13 +169,23 @@ def bad_files(
     files = {
         "not_a_pdf.pdf": b"Meeting notes, saved with the wrong extension.\nAgenda: budget.\n",
         "invoice_truncated.pdf": invoice_pdf[: len(invoice_pdf) * 3 // 5],
-        "invoice_garbled.pdf": b"%PDF-1.4\n" + random.Random(seed).randbytes(3000) + b"\n%%EOF\n",
+        "invoice_garbled.pdf": PDF_HEADER
+        + b"1.4\n"
+        + random.Random(seed).randbytes(3000)
+        + b"\n%%EOF\n",
+        "invoice_damaged_stream.pdf": _damaged(invoice_pdf),
         "statement_encrypted.pdf": pdf_render.render_statement(
             statement, encrypt=pdf_render.encryption("finance-2025")
         ),
         "invoice_totals_mismatch.pdf": pdf_render.render_invoice(
             dataclasses.replace(invoice, reference=invoice.reference[:-3] + "901"),
             stated_total=invoice.total + Decimal("10.00"),
+        ),
+        "invoice_quantity_too_precise.pdf": pdf_render.render_invoice(precise),
+        "statement_jpy_overflow.pdf": pdf_render.render_statement(jpy),
+        "statement_period_reversed.pdf": pdf_render.render_statement(reversed_period),
+        "statement_scanned.pdf": pdf_render.render_scan(
+            random.Random(seed + 2).randbytes(120 * 170)
         ),
         "letter_office_move.pdf": pdf_render.render_letter(
             "Our office is moving",
@@ -146,6 +203,7 @@ def bad_files(
         "transactions_zero_bytes.csv": b"",
         "ledger_export.xlsx": b"PK\x03\x04" + random.Random(seed + 1).randbytes(400),
         "transactions_{month}_copy.csv": good_csv,
+        "transactions_{month}_saved_as_pdf.csv": invoice_pdf,
         BAD_ROWS_FILE: _bad_rows(month, first_transaction_id),
     }
     return {name.format(month=month): data for name, data in files.items()}

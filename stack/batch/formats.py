@@ -53,6 +53,9 @@ CURRENCIES = frozenset(
 
 # Largest absolute amount numeric(12,2) holds.
 MAX_AMOUNT = Decimal("9999999999.99")
+# Invoice quantities: numeric(12,3), so at most 3 decimals and this large.
+QUANTITY_DECIMALS = 3
+MAX_QUANTITY = Decimal("999999999.999")
 
 # PDF titles: the first words on page one say which kind of document it is.
 STATEMENT_TITLE = "ACCOUNT STATEMENT"

@@ -4,20 +4,22 @@ Each file is one transaction. The manifest (`ingest_files`) makes a rerun skip w
 already loaded and replace, atomically, a file whose bytes changed under the same name.
 CSVs are checked in bulk and COPY'd by this process while worker processes parse the PDFs;
 this process writes their results. A file that cannot load moves to the rejected directory
-with its reason; the run goes on.
+with its reason; the run goes on. So does it when the stack itself fails on a file (a bug):
+that file's manifest row says `error`, the traceback goes to STACK_HOME/logs, the file stays
+where it is, and the run's exit code (4) tells that apart from rejected input (1).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
-import multiprocessing
 import os
 import time
+import traceback
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from multiprocessing import forkserver
 from pathlib import Path
 
 import psycopg
@@ -25,9 +27,10 @@ import psycopg
 from stack.batch import manifest
 from stack.batch.csv_ingest import RowReject, copy_rejects, load_csv
 from stack.batch.pdf_ingest import write_document
-from stack.batch.pdf_parse import FailedPdf, ParsedPdf, read_pdf
+from stack.batch.pdf_parse import FailedPdf, ParsedPdf, PdfLimits
+from stack.batch.pdf_workers import Crashed, parse_pdfs, start_parsers_early
 from stack.batch.quarantine import quarantine
-from stack.batch.reasons import BadFile
+from stack.batch.reasons import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTS, BadFile, one_line
 from stack.batch.schema import ensure_schema
 from stack.db import connect
 from stack.errors import ServiceError, StackError
@@ -38,19 +41,21 @@ log = logging.getLogger(__name__)
 
 # The summary lists this many rejected rows; all of them are in `ingest_rejects`.
 LISTED_REJECTS = 100
+OUTCOMES = ("loaded", "replaced", "skipped", "failed", "error")
 
 
 @dataclass
 class FileResult:
     path: str  # relative to the incoming directory
     kind: str  # csv | statement | invoice | pdf | unknown
-    outcome: str  # loaded | replaced | skipped | failed
+    outcome: str  # loaded | replaced | skipped | failed | error
     rows: int = 0  # transactions (csv) or line items (pdf)
-    rejected_rows: int = 0
+    rejected_rows: int = 0  # rows + rejected_rows = the CSV's data records
     pages: int = 0
     reason: str | None = None
     detail: str | None = None
     moved_to: str | None = None
+    dialect: str | None = None  # a CSV's form: "comma", "semicolon, decimal comma", ...
 
 
 @dataclass
@@ -61,6 +66,7 @@ class IngestSummary:
     rejects: list[dict] = field(default_factory=list)  # the first LISTED_REJECTS, file order
     rejects_by_reason: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    crash_log: str | None = None  # where the tracebacks of `error` files went
 
     def count(self, outcome: str) -> int:
         return sum(f.outcome == outcome for f in self.files)
@@ -95,15 +101,18 @@ class IngestSummary:
     @property
     def exit_code(self) -> int:
         """0: every file loaded or skipped, no row rejected. 1: some file failed or some row
-        was rejected (the rest loaded)."""
-        return 1 if self.count("failed") or self.rejected_rows else 0
+        was rejected (the rest loaded). 4: the stack failed on some file (an internal error;
+        the other files were processed), whatever else happened."""
+        if self.count("error"):
+            return EXIT_INTERNAL
+        return EXIT_REJECTS if self.count("failed") or self.rejected_rows else EXIT_OK
 
     def to_dict(self) -> dict:
         seconds = max(self.seconds, 1e-9)
         return {
             "incoming_dir": self.incoming_dir,
             "rejected_dir": self.rejected_dir,
-            "files": {o: self.count(o) for o in ("loaded", "replaced", "skipped", "failed")},
+            "files": {o: self.count(o) for o in OUTCOMES},
             "failed_by_reason": dict(sorted(self.failed_by_reason.items())),
             "transactions": self.transactions,
             "documents": self.documents,
@@ -114,6 +123,7 @@ class IngestSummary:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round((self.transactions + self.line_items) / seconds),
             "exit_code": self.exit_code,
+            "crash_log": self.crash_log,
             "file_results": [asdict(f) for f in self.files],
             "rejects": self.rejects,
         }
@@ -156,12 +166,18 @@ class _Run:
     """One ingest run: the connection, the manifest as it was, and what happened so far."""
 
     def __init__(
-        self, conn: psycopg.Connection, rejected: Path, summary: IngestSummary, report: Reporter
+        self,
+        conn: psycopg.Connection,
+        rejected: Path,
+        summary: IngestSummary,
+        report: Reporter,
+        crash_log: Path,
     ) -> None:
         self.conn = conn
         self.rejected = rejected
         self.summary = summary
         self.report = report
+        self.crash_log = crash_log
         self.current = "the manifest"  # what a lost connection interrupted
         self.known = manifest.known_files(conn)
 
@@ -204,42 +220,72 @@ class _Run:
                 (csvs if kind == "csv" else pdfs).append(item)
         return csvs, pdfs
 
-    def load(self, csvs: list[_Incoming], pdfs: list[_Incoming], workers: int) -> None:
+    def load(
+        self, csvs: list[_Incoming], pdfs: list[_Incoming], workers: int, limits: PdfLimits
+    ) -> None:
         """PDFs parse in worker processes while this one loads the CSVs, then stores them."""
-        pool = _pool(min(workers, len(pdfs))) if workers > 1 and len(pdfs) > 1 else None
-        try:
-            futures: dict[Future, _Incoming] = {}
-            if pool:
-                futures = {pool.submit(read_pdf, i.path, i.relative): i for i in pdfs}
+        with parse_pdfs([(i.path, i.relative) for i in pdfs], workers, limits) as parsed:
             for item in csvs:
                 self._start(item)
-                self._done(self.load_csv(item))
-            parsed = (
-                ((futures[f], f.result()) for f in as_completed(futures))
-                if pool
-                else ((i, read_pdf(i.path, i.relative)) for i in pdfs)
-            )
-            for item, result in parsed:
+                self._done(self.guarded(item, "csv", lambda item=item: self.load_csv(item)))
+            by_path = {i.relative: i for i in pdfs}
+            for relative, result in parsed:
+                item = by_path[relative]
                 self._start(item)
-                self._done(self.store_pdf(item, result))
-        finally:
-            if pool:
-                pool.shutdown(cancel_futures=True)
+                self._done(
+                    self.guarded(
+                        item, "pdf", lambda item=item, result=result: self.store_pdf(item, result)
+                    )
+                )
+
+    def guarded(self, item: _Incoming, kind: str, work: Callable[[], FileResult]) -> FileResult:
+        """`work()`, or, when the stack fails on the file, an `error` result: one bad file
+        never stops the others. Losing PostgreSQL (and the user errors of StackError) still
+        ends the run."""
+        try:
+            return work()
+        except (psycopg.OperationalError, StackError):
+            raise
+        except Exception as error:  # a bug, not the file's fault: see the module doc
+            return self.crashed(item, kind, error)
+
+    def crashed(self, item: _Incoming, kind: str, error: BaseException) -> FileResult:
+        where = _log_crash(self.crash_log, item.relative, error)
+        first = one_line((str(error).strip().splitlines() or [""])[0][:300])
+        detail = f"{type(error).__name__}{': ' + first if first else ''} ({where})"
+        if stays := self._rows_that_stay(item):
+            detail += f"; {stays}"
+        result = self._not_loaded(
+            item, kind, "internal_error", detail, sha256=item.sha256, moved_to=None, status="error"
+        )
+        self.summary.crash_log = str(self.crash_log)
+        self.report.notice(f"internal error on {item.relative}: {detail}")
+        return result
 
     def replacing(self, item: _Incoming) -> bool:
         previous = self.known.get(item.relative)
         return previous is not None and previous.status == "loaded"
 
-    def fail(
-        self, item: _Incoming, kind: str, reason: str, detail: str, *, sha256: str | None = None
+    def _rows_that_stay(self, item: _Incoming) -> str:
+        """What a version that does not load leaves of the one loaded before it (if any)."""
+        if self.replacing(item):
+            rows = self.known[item.relative].rows
+            return f"the {rows} rows of the version loaded before stay loaded"
+        return ""
+
+    def _not_loaded(
+        self,
+        item: _Incoming,
+        kind: str,
+        reason: str,
+        detail: str,
+        *,
+        sha256: str,
+        moved_to: str | None,
+        status: str,
     ) -> FileResult:
-        previous = self.known.get(item.relative)
-        if previous is not None and previous.status == "loaded":
-            detail += f" (the {previous.rows} rows of the version loaded before stay loaded)"
-        sha256 = sha256 or item.sha256
-        moved = quarantine(
-            item.path, item.relative, self.rejected, sha256=sha256, reason=reason, detail=detail
-        )
+        """The manifest row and the result of a version that did not load: `failed` (refused
+        input, quarantined) or `error` (the stack failed on it, the file left in place)."""
         with self.conn.transaction():
             manifest.record_failed(
                 self.conn,
@@ -249,10 +295,25 @@ class _Run:
                 kind=kind,
                 reason=reason,
                 error=f"{reason}: {detail}",
-                moved_to=str(moved),
+                moved_to=moved_to,
+                status=status,
             )
         return FileResult(
-            item.relative, kind, "failed", reason=reason, detail=detail, moved_to=str(moved)
+            item.relative, kind, status, reason=reason, detail=detail, moved_to=moved_to
+        )
+
+    def fail(
+        self, item: _Incoming, kind: str, reason: str, detail: str, *, sha256: str | None = None
+    ) -> FileResult:
+        detail = one_line(detail)
+        if stays := self._rows_that_stay(item):
+            detail += f" ({stays})"
+        sha256 = sha256 or item.sha256
+        moved = quarantine(
+            item.path, item.relative, self.rejected, sha256=sha256, reason=reason, detail=detail
+        )
+        return self._not_loaded(
+            item, kind, reason, detail, sha256=sha256, moved_to=str(moved), status="failed"
         )
 
     def load_csv(self, item: _Incoming) -> FileResult:
@@ -271,10 +332,15 @@ class _Run:
                     self.conn.execute(
                         "DELETE FROM ingest_rejects WHERE file = %s", (item.relative,)
                     )
-                rows, rejects = load_csv(self.conn, data, source_file=item.relative, sha256=sha256)
+                loaded = load_csv(self.conn, data, source_file=item.relative, sha256=sha256)
+                rows, rejects = loaded.rows, loaded.rejects
                 copy_rejects(self.conn, rejects, source_file=item.relative, sha256=sha256)
                 manifest.record_counts(
-                    self.conn, item.relative, rows=rows, rejected_rows=len(rejects)
+                    self.conn,
+                    item.relative,
+                    rows=rows,
+                    rejected_rows=len(rejects),
+                    dialect=loaded.dialect.describe(),
                 )
         except BadFile as bad:  # all rolled back: the file as a whole cannot load
             return self.fail(item, "csv", bad.reason, bad.detail, sha256=sha256)
@@ -294,9 +360,12 @@ class _Run:
             "replaced" if replacing else "loaded",
             rows=rows,
             rejected_rows=len(rejects),
+            dialect=loaded.dialect.describe(),
         )
 
-    def store_pdf(self, item: _Incoming, parsed: ParsedPdf | FailedPdf) -> FileResult:
+    def store_pdf(self, item: _Incoming, parsed: ParsedPdf | FailedPdf | Crashed) -> FileResult:
+        if isinstance(parsed, Crashed):  # the parser failed on it (in a worker, or here)
+            return self.crashed(item, "pdf", parsed.error)
         if isinstance(parsed, FailedPdf):
             return self.fail(item, "pdf", parsed.reason, parsed.detail, sha256=parsed.sha256)
         replacing = self.replacing(item)
@@ -335,24 +404,22 @@ class _Run:
         ]
 
 
-def _parser_context() -> multiprocessing.context.ForkServerContext:
-    # forkserver: workers fork from a clean process that has imported the parser once, not
-    # from this one (which holds a database connection and library threads). Callers of
-    # ingest() therefore need the usual `if __name__ == "__main__":` guard in scripts.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["stack.batch.pdf_parse"])
-    return context
+def _log_crash(path: Path, relative: str, error: BaseException) -> str:
+    """Append the traceback to the crash log; say where it went (for the one-line detail)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log_file:
+            when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            log_file.write(f"--- {when} internal error on {relative}\n")
+            log_file.write("".join(traceback.format_exception(error)))
+    except OSError as failure:
+        return f"no traceback kept: cannot write {path}: {failure.strerror}"
+    return f"traceback in {path}; the file stays in place and the next run tries it again"
 
 
-def _start_parsers_early() -> None:
-    """Start the fork server now: it imports pdfplumber (about half a second) while this
-    process connects and scans, so the workers later start in milliseconds."""
-    _parser_context()
-    forkserver.ensure_running()
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_parser_context())
+def crash_log(settings: Settings) -> Path:
+    """Where the ingest keeps the tracebacks of files it failed on (status `error`)."""
+    return settings.stack_home / "logs" / "batch-ingest.log"
 
 
 def ingest(
@@ -375,7 +442,8 @@ def ingest(
         )
     workers = workers or os.cpu_count() or 1
     if workers > 1 and next(incoming.rglob("*.pdf"), None) is not None:
-        _start_parsers_early()
+        start_parsers_early()
+    limits = PdfLimits(settings.batch_pdf_max_pages, settings.batch_pdf_timeout_seconds)
     started = time.monotonic()
     summary = IngestSummary(str(incoming), str(rejected))
     report = Reporter("ingest", on_event, log)
@@ -384,9 +452,9 @@ def ingest(
         try:
             manifest.take_lock(conn, report)
             ensure_schema(conn)
-            run = _Run(conn, rejected, summary, report)
+            run = _Run(conn, rejected, summary, report, crash_log(settings))
             csvs, pdfs = run.triage(_scan(incoming, rejected))
-            run.load(csvs, pdfs, workers)
+            run.load(csvs, pdfs, workers, limits)
         except psycopg.OperationalError as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "unreachable"
             raise ServiceError(

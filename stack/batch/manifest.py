@@ -46,17 +46,24 @@ def record_loading(
         ON CONFLICT (path) DO UPDATE SET
             sha256 = excluded.sha256, size_bytes = excluded.size_bytes, kind = excluded.kind,
             status = 'loaded', rows = 0, rejected_rows = 0, reason = NULL, error = NULL,
-            moved_to = NULL, ingested_at = clock_timestamp(), updated_at = clock_timestamp()
+            moved_to = NULL, dialect = NULL, ingested_at = clock_timestamp(), updated_at = clock_timestamp()
         """,
         (path, sha256, size, kind),
     )
 
 
-def record_counts(conn: psycopg.Connection, path: str, *, rows: int, rejected_rows: int) -> None:
+def record_counts(
+    conn: psycopg.Connection,
+    path: str,
+    *,
+    rows: int,
+    rejected_rows: int,
+    dialect: str | None = None,
+) -> None:
     conn.execute(
-        "UPDATE ingest_files SET rows = %s, rejected_rows = %s, updated_at = clock_timestamp()"
-        " WHERE path = %s",
-        (rows, rejected_rows, path),
+        "UPDATE ingest_files SET rows = %s, rejected_rows = %s, dialect = %s,"
+        " updated_at = clock_timestamp() WHERE path = %s",
+        (rows, rejected_rows, dialect, path),
     )
 
 
@@ -70,18 +77,21 @@ def record_failed(
     reason: str,
     error: str,
     moved_to: str | None,
+    status: str = "failed",
 ) -> None:
-    """A failed version: the manifest says so. Rows an earlier, good version of the same path
-    loaded stay (with that version's file_sha256): a bad redelivery does not erase data."""
+    """A version that did not load: `failed` (refused input, quarantined) or `error` (the
+    stack failed on it). Rows an earlier, good version of the same path loaded stay (with
+    that version's file_sha256): a bad redelivery does not erase data."""
     conn.execute(
         """
-        INSERT INTO ingest_files (path, sha256, size_bytes, kind, status, reason, error, moved_to)
-        VALUES (%s, %s, %s, %s, 'failed', %s, %s, %s)
+        INSERT INTO ingest_files
+            (path, sha256, size_bytes, kind, status, reason, error, moved_to)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (path) DO UPDATE SET
             sha256 = excluded.sha256, size_bytes = excluded.size_bytes, kind = excluded.kind,
-            status = 'failed', reason = excluded.reason, error = excluded.error,
-            moved_to = excluded.moved_to, ingested_at = clock_timestamp(),
+            status = excluded.status, reason = excluded.reason, error = excluded.error,
+            moved_to = excluded.moved_to, dialect = NULL, ingested_at = clock_timestamp(),
             updated_at = clock_timestamp()
         """,
-        (path, sha256, size, kind, reason, error, moved_to),
+        (path, sha256, size, kind, status, reason, error, moved_to),
     )

@@ -198,5 +198,21 @@ def render_letter(title: str, paragraphs: list[str]) -> bytes:
     return _build(story, title=title, author="stack", subject="letter")
 
 
+def render_scan(pixels: bytes, width: int = 120, height: int = 170) -> bytes:
+    """A page that is only an image, as a scanner writes it: no text layer at all.
+    `pixels`: width x height grey levels."""
+    from PIL import Image  # Pillow comes with pdfplumber; only this known-bad file needs it
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    image = ImageReader(Image.frombytes("L", (width, height), pixels))
+    canvas.drawImage(image, 0, 0, width=A4[0], height=A4[1])
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def encryption(user_password: str) -> StandardEncryption:
     return StandardEncryption(user_password, ownerPassword=user_password + "-owner", strength=128)

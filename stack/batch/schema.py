@@ -17,15 +17,17 @@ CREATE TABLE IF NOT EXISTS ingest_files (
     sha256          text NOT NULL,          -- of the version last seen under this path
     size_bytes      bigint NOT NULL,
     kind            text NOT NULL,          -- csv | statement | invoice | pdf | unknown
-    status          text NOT NULL,          -- loaded | failed
+    status          text NOT NULL,          -- loaded | failed (refused) | error (the stack's fault)
     rows            integer NOT NULL DEFAULT 0,  -- transactions (csv) or line items (pdf)
-    rejected_rows   integer NOT NULL DEFAULT 0,
-    reason          text,                   -- failed: a stable code (empty_csv, encrypted_pdf, ...)
-    error           text,                   -- failed: the code and where (line, field, value)
+    rejected_rows   integer NOT NULL DEFAULT 0,  -- a CSV's rows + rejected_rows = its records
+    reason          text,                   -- failed/error: a stable code (empty_csv, ...)
+    error           text,                   -- failed/error: the code and where (line, field)
     moved_to        text,                   -- failed: where the file went (the rejected dir)
     ingested_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- A loaded CSV's form: "comma", "semicolon, decimal comma", "comma, utf-16", ...
+ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS dialect text;
 
 -- CSV statement rows, typed, with where each came from. The bulk table, tuned for COPY:
 -- source_file and file_sha256 default to settings the ingest sets once per file (SET LOCAL

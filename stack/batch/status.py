@@ -20,14 +20,16 @@ def batch_section(settings: Settings) -> tuple[str, dict] | None:
     with connect(settings) as conn:
         if conn.execute("SELECT to_regclass('ingest_files')").fetchone()[0] is None:
             return None
-        files_loaded, files_failed, last = conn.execute(
+        files_loaded, files_failed, files_error, last = conn.execute(
             "SELECT count(*) FILTER (WHERE status = 'loaded'),"
-            " count(*) FILTER (WHERE status = 'failed'), max(ingested_at) FROM ingest_files"
+            " count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'error'),"
+            " max(ingested_at) FROM ingest_files"
         ).fetchone()
         counts = row_counts(conn, tables_of("batch"))
     return "batch", {
         "files_loaded": files_loaded,
         "files_failed": files_failed,
+        "files_error": files_error,  # the stack failed on them: see STACK_HOME/logs
         **{shown: counts.get(table, 0) for table, shown in _SHOWN_AS.items()},
         "last_ingest": last.isoformat(timespec="seconds") if last else None,
     }

@@ -73,7 +73,9 @@ def ingest(
     """Load new and changed files into PostgreSQL; quarantine what cannot load.
 
     Exit codes: 0 every file loaded or skipped; 1 some file failed or some row was rejected
-    (the rest loaded); 2 usage or configuration error; 3 PostgreSQL unreachable.
+    (the rest loaded); 2 usage or configuration error; 3 PostgreSQL unreachable; 4 the stack
+    failed on some file (an internal error: the other files were processed; the traceback is
+    in STACK_HOME/logs/batch-ingest.log).
     """
     from stack.cli.progress import run_job
     from stack.cli.summaries import print_ingest

@@ -98,9 +98,10 @@ def print_generate(summary: GenerateSummary) -> None:
 def print_ingest(summary: IngestSummary) -> None:
     data = summary.to_dict()
     files = data["files"]
+    errors = f", [bold red]{files['error']} internal errors[/]" if files["error"] else ""
     _line(
         f"ingest {summary.incoming_dir}: {files['loaded']} loaded, {files['replaced']} replaced, "
-        f"{files['skipped']} skipped, {files['failed']} failed in {summary.seconds:.1f} s"
+        f"{files['skipped']} skipped, {files['failed']} failed{errors} in {summary.seconds:.1f} s"
     )
     _line(
         f"  rows: {summary.transactions} transactions, {summary.documents} documents "
@@ -129,6 +130,16 @@ def print_ingest(summary: IngestSummary) -> None:
             _line(f"    {result.path}: {result.reason}: {result.detail}", markup=False)
         if len(failed) > _SHOWN:
             _line(f"    ... and {len(failed) - _SHOWN} more (table ingest_files)")
+    crashed = [f for f in summary.files if f.outcome == "error"]
+    if crashed:
+        _line(
+            f"  [bold red]internal errors: {len(crashed)}[/] (a bug in the stack, not in the "
+            f"files: they stay in place; tracebacks in {summary.crash_log}):"
+        )
+        for result in crashed[:_SHOWN]:
+            _line(f"    {result.path}: {result.detail}", markup=False)
+        if len(crashed) > _SHOWN:
+            _line(f"    ... and {len(crashed) - _SHOWN} more (table ingest_files)")
 
 
 # --- warehouse --------------------------------------------------------------------------------

@@ -70,6 +70,28 @@ def test_each_bad_file_fails_with_its_reason_and_is_quarantined(module_db, bad_r
     assert f"reason: {reason}\n" in note and f"file: {relative}\n" in note
 
 
+# What the message says the file is, and what to do (the words a user needs).
+SAYS = {
+    "invoice_truncated.pdf": ["truncated", "ask for the file again"],
+    "invoice_damaged_stream.pdf": ["content stream", "damaged", "ask for the file again"],
+    "statement_scanned.pdf": ["no text layer", "an image (a scan?)", "OCR"],
+    "statement_jpy_overflow.pdf": ["12,345,678,901.00", "numeric(12,2)"],
+    "statement_period_reversed.pdf": ["ends before it starts"],
+    "invoice_quantity_too_precise.pdf": ["1.2345", "more than 3 decimals", "rounded"],
+    "transactions_{month}_saved_as_pdf.csv": ["is a PDF", "rename it to .pdf"],
+    "not_a_pdf.pdf": ["is text, not a PDF"],
+}
+
+
+@pytest.mark.parametrize(("name", "words"), sorted(SAYS.items()))
+def test_the_message_says_what_the_file_is_and_what_to_do(bad_run, name, words):
+    _, _, summary = bad_run
+    relative = f"{MONTH}/{name.format(month=MONTH)}"
+    (result,) = [f for f in summary["file_results"] if f["path"] == relative]
+    for word in words:
+        assert word in result["detail"], result["detail"]
+
+
 def test_good_files_load_beside_the_bad_ones(module_db, bad_run):
     generated, _, summary = bad_run
     assert summary["files"]["failed"] == len(BAD_FILES)
@@ -94,7 +116,7 @@ def test_exit_code_and_summary_say_what_failed_and_where(bad_run):
     _, result, summary = bad_run
     assert result.returncode == 1
     assert summary["exit_code"] == 1
-    assert summary["failed_by_reason"]["corrupt_pdf"] == 2
+    assert summary["failed_by_reason"]["corrupt_pdf"] == 3
     assert "Traceback" not in result.stderr
     # the human summary names the file, the line and the field
     assert f"{BAD_ROWS_PATH}:4 posted_date: bad_date" in result.stderr

@@ -241,7 +241,13 @@ def test_cli_ingest_json_and_exit_codes(stack_cli, batch):
     first = stack_cli("batch", "ingest", "--json", extra_env=env)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    assert summary["files"] == {"loaded": 2 * (1 + PDFS), "replaced": 0, "skipped": 0, "failed": 0}
+    assert summary["files"] == {
+        "loaded": 2 * (1 + PDFS),
+        "replaced": 0,
+        "skipped": 0,
+        "failed": 0,
+        "error": 0,
+    }
     assert summary["transactions"] == 2 * ROWS
     assert summary["exit_code"] == 0
     assert f"{2 * ROWS} transactions" in first.stderr  # the human summary, beside the JSON
@@ -266,7 +272,7 @@ def test_status_reports_the_batch_tables(stack_cli, batch):
     assert section["transactions"] == 2 * ROWS
     assert section["documents"] == 2 * PDFS
     assert section["files_loaded"] == 2 * (1 + PDFS)
-    assert section["files_failed"] == section["rejected_rows"] == 0
+    assert section["files_failed"] == section["files_error"] == section["rejected_rows"] == 0
 
 
 def test_two_ingests_at_once_load_each_file_once(batch):
