@@ -93,8 +93,17 @@ def dbt_build(params=None, outlet_events=None) -> dict:
 
 @task
 def ingest_batch() -> dict:
-    """The incoming CSV and PDF files into PostgreSQL; rejected rows warn, they do not fail."""
+    """The incoming CSV and PDF files into PostgreSQL; rejected rows warn, they do not fail.
+    A file the ingest crashed on (exit code 4: a bug, not bad input; the other files loaded)
+    fails the task without retry: the same file would crash again, and someone must look."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     ingested = _run("ingest_batch")
+    if ingested["exit_code"] == 4:
+        raise AirflowFailException(
+            f"batch ingest failed on {ingested['files']['error']} file(s) with an internal "
+            f"error (the others loaded; tracebacks in {ingested['crash_log']})"
+        )
     if ingested["exit_code"]:
         log.warning(
             "batch ingest rejected input (kept in ingest_rejects and the rejected folder): %s",

@@ -31,3 +31,24 @@ def test_ingest_consume_load_build_with_rejected_rows(dagbag, kafka, settings, t
     assert_duckdb_equals_source(settings, list(SOURCE_NAMES))
     assert run.xcom["dbt_build"]["success"]
     assert run.assets["raw.transactions_sink"]["rows"] == sink
+
+
+def test_a_file_the_ingest_crashes_on_fails_the_task_without_retry(
+    dagbag, settings, task_env, monkeypatch
+):
+    """A crash is not a reject: exit code 4 (the other files loaded) fails `ingest_batch` at
+    once, naming the crash log, and nothing downstream runs on a half-understood input."""
+    from stack.batch import csv_ingest
+
+    stack.jobs.generate_batch(settings, months="2026-01", rows_per_month=20, pdfs_per_month=1)
+    monkeypatch.setattr(csv_ingest, "check_text", lambda data: 1 / 0)  # a bug, not bad input
+    task_env(settings)
+
+    run = run_dag(dagbag, "stack_pipeline")
+
+    assert run.state == "failed"
+    assert run.tasks["ingest_batch"] == ("failed", 1)
+    assert run.tasks["consume"][0] == "upstream_failed"
+    with connect(settings) as conn:
+        statuses = dict(conn.execute("SELECT kind, status FROM ingest_files").fetchall())
+    assert statuses["csv"] == "error" and "failed" not in statuses.values()
