@@ -6,7 +6,9 @@ set dotenv-load := false
 # How commands run: through hatch's project env by default; inside `nix develop` and the
 # devcontainer the project's .venv is on PATH already and STACK_RUN is empty.
 run := env("STACK_RUN", "hatch run")
-stack := run + " stack"
+# `python -m stack` from this directory, not the console script: it needs no install of the
+# project itself (hatch's lock sync, after a pull that changed the lock, uninstalls it).
+stack := run + " python -m stack"
 
 # list the recipes
 default:

@@ -84,7 +84,9 @@ def window_mismatches(settings: Settings) -> list[tuple]:
 
 
 def stack_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **settings.as_env()}
+    """The environment of a child that runs the stack: the settings, and the checkout on the
+    path (a script run by its path imports `stack` from here, installed or not)."""
+    return {**os.environ, **settings.as_env(), "PYTHONPATH": str(PROJECT_ROOT)}
 
 
 def start_stack(settings: Settings, *args: str) -> subprocess.Popen:
