@@ -222,8 +222,10 @@ class StopWhen:
 
     - `max_messages`: after that many distinct messages (a message processed again after a
       backpressure pause or a reconnect counts once);
-    - `idle_timeout`: once no message came for that long, `is_idle()` holds (nothing held
-      back by a sink) and the group has read everything in the topic, and in each of
+    - `idle_timeout`: once this member has been given its partitions (none, in a group with
+      more members than partitions, is an answer too), no message came for that long,
+      `is_idle()` holds (nothing held back by a sink) and the group has read everything in
+      the topic, and in each of
       `internal_topics` (a repartition topic the app writes and reads itself). "Everything"
       is judged by position, not by offsets: Kafka transactions (exactly-once apps, our own
       repartition topic) leave commit markers that take an offset and are never delivered;
@@ -264,6 +266,7 @@ class StopWhen:
         self._app: Application | None = None
         self._stopping = threading.Event()  # a stop was asked for
         self._done = threading.Event()
+        self._assigned = threading.Event()  # the current Application has its partitions
         self._watcher: threading.Thread | None = None
 
     def on_message(self, topic: str, partition: int, offset: int) -> None:
@@ -288,6 +291,18 @@ class StopWhen:
 
     def start(self, app: Application) -> None:
         self._app = app
+        self._assigned.clear()
+        # Until the group has given this member its share, the group's offsets say nothing
+        # about it: the other members may be at the end while this one still joins (seen: a
+        # member stopped "idle" with 0 messages before its first assignment). Quix has no
+        # public assignment hook; `_on_assign` is what it subscribes with at `run()`.
+        on_assign = app._on_assign
+
+        def assigned(consumer, partitions) -> None:
+            on_assign(consumer, partitions)
+            self._assigned.set()
+
+        app._on_assign = assigned
         if self.reason is not None:
             app.stop()
         if self._watcher is None:
@@ -338,6 +353,9 @@ class StopWhen:
                     self.stop("parent")
                     continue
                 if probe is None:
+                    continue
+                if not self._assigned.is_set():  # not in the group yet: quiet means nothing
+                    quiet_since = time.monotonic()
                     continue
                 if self.activity != seen:
                     seen, quiet_since = self.activity, time.monotonic()
