@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import stack.services
+from stack.orchestration import lifecycle
 from stack.services import stop_services
 from stack.settings import load_settings
 
@@ -38,6 +39,8 @@ def test_wipe_deletes_the_window_state_and_the_warehouse_for_every_backend(
     settings.warehouse_duckdb_path.write_text("duckdb")
     backend = FakeBackend(name, [f"{name} data"])
     monkeypatch.setattr(stack.services, "get_backend", lambda _settings: backend)
+    # Airflow is not what this is about (and stopping it through compose needs Docker).
+    monkeypatch.setattr(lifecycle, "stop_airflow", lambda _settings, _backend: None)
 
     report = stop_services(settings, wipe=True)
 
