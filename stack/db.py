@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 
-from stack.errors import ServiceError
+from stack.errors import ConfigError, ServiceError
 from stack.settings import Settings
+
+# Refusals that waiting will not cure: the settings are wrong. (libpq gives no SQLSTATE for a
+# failed connection, only the server's message.)
+_WRONG_SETTINGS = (
+    (re.compile(r'database "[^"]*" does not exist'), "POSTGRES_DB"),
+    (
+        re.compile(
+            r"password authentication failed|no password supplied|"
+            r'role "[^"]*" does not exist|no pg_hba\.conf entry'
+        ),
+        "POSTGRES_USER and POSTGRES_PASSWORD",
+    ),
+)
 
 
 def connect(
     settings: Settings, *, autocommit: bool = False, dbname: str | None = None
 ) -> psycopg.Connection:
-    """A connection to the project's database; a one-line error when it cannot be reached."""
+    """A connection to the project's database; a one-line error when it cannot be reached
+    (ServiceError: worth a retry) or refuses the settings (ConfigError: it is not)."""
     try:
         return psycopg.connect(settings.postgres_conninfo(dbname), autocommit=autocommit)
     except psycopg.OperationalError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreachable"
+        where = (
+            f"{settings.postgres_host}:{settings.postgres_port}/{dbname or settings.postgres_db}"
+        )
+        reason = first_line.partition("FATAL:")[2].strip() or first_line
+        for pattern, variables in _WRONG_SETTINGS:
+            if pattern.search(first_line):
+                raise ConfigError(
+                    f"PostgreSQL at {where} refuses the settings: {reason}; check {variables} "
+                    "(in .env or the environment)"
+                ) from None
         raise ServiceError(
-            f"cannot connect to PostgreSQL at {settings.postgres_host}:{settings.postgres_port}"
-            f"/{dbname or settings.postgres_db}: {first_line} (is it up? `stack up`)"
+            f"cannot connect to PostgreSQL at {where}: {first_line} (is it up? `stack up`)"
         ) from None
 
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     transactions_topic: str = "transactions"
     transactions_partitions: int = Field(3, ge=1, le=1000)
     consumer_group: str = "stack-transactions-sink"
+    # How far into the future (after its message's Kafka timestamp) an event may be dated;
+    # later ones are dead-lettered (future_timestamp) instead of moving the window forward.
+    event_clock_skew_seconds: float = Field(3600, ge=0)
 
     # --- batch -------------------------------------------------------------------------------
     batch_incoming_dir: Path = Path("data/incoming")
@@ -158,6 +161,12 @@ class Settings(BaseSettings):
         return value if value is None or value.is_absolute() else (PROJECT_ROOT / value)
 
     # --- derived -----------------------------------------------------------------------------
+    @property
+    def quix_state_dir(self) -> Path:
+        """Where the window-totals Application keeps its state (RocksDB), for every backend:
+        `stack down --wipe` deletes it with the services' data."""
+        return self.stack_home / "quix-state"
+
     def postgres_conninfo(self, dbname: str | None = None) -> str:
         """A libpq connection string (psycopg 3, psycopg2, ADBC). Holds the password: never log."""
         from psycopg.conninfo import make_conninfo

@@ -172,7 +172,7 @@ def quix_consumer(
         consumer_extra_config=FAST_GROUP,
         loglevel="ERROR",
         on_message_processed=processed,
-        state_dir=settings.stack_home / "quix-state",
+        state_dir=settings.quix_state_dir,
     )
     app.dataframe(app.topic(topic, value_deserializer=deserializer, key_deserializer="bytes")).sink(
         make_sink()
@@ -246,7 +246,7 @@ def main() -> None:
 
         rows, _ = sort_messages(
             [
-                (m.key, m.value, 0, i)
+                (m.key, m.value, 0, i, None)
                 for i, m in enumerate(
                     TransactionGenerator(2, update_ratio=0.0, start=START).take(args.events)
                 )

@@ -4,7 +4,7 @@ The sink Application is stateless and lean: messages stay raw bytes (the dead-le
 keeps the exact payload), `TransactionsSink` validates, upserts and dead-letters them, and
 commits offsets only after PostgreSQL committed (see sink.py). Beside it, unless told not
 to, `consume()` runs the window Application (windows.py) as a child process with its own
-consumer group.
+consumer group. Both ride out Kafka's outages (runner.keep_running).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import psycopg
 from quixstreams import Application
 
 from stack.db import connect
-from stack.errors import StackError
+from stack.errors import ServiceError, StackError
 from stack.progress import OnEvent, Reporter
-from stack.realtime.runner import StopWhen
+from stack.realtime.runner import KafkaOutage, QuietKafkaLogs, StopWhen, keep_running
 from stack.realtime.sink import TransactionsSink
-from stack.realtime.topics import FAST_GROUP, ensure_topic
+from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic
 from stack.realtime.windows import WindowsSummary
 from stack.realtime.writer import WriteCounts
 from stack.settings import Settings
@@ -79,6 +79,7 @@ def consume(
     ):
         raise StackError("--idle-timeout must be >= 0 and --max-messages >= 1")
     report = Reporter("consume", on_event, log)
+    check_postgres_settings(settings)
     partitions = ensure_topic(settings)
     report.start(settings.transactions_topic)
     window_process = (
@@ -95,8 +96,9 @@ def consume(
         settings.transactions_topic,
         chunk_size=chunk_size,
         on_committed=committed,
-        on_retry=report.notice,
+        on_notice=report.notice,
     )
+    outage = KafkaOutage(report.notice)
     stopper = StopWhen(
         settings,
         group=settings.consumer_group,
@@ -104,28 +106,34 @@ def consume(
         idle_timeout=idle_timeout,
         max_messages=max_messages,
         is_idle=lambda: sink.idle and ready_to_stop(),
+        outage=outage,
     )
-    app = Application(
-        broker_address=settings.kafka_bootstrap_servers,
-        consumer_group=settings.consumer_group,
-        auto_offset_reset="earliest",
-        commit_interval=commit_interval,
-        consumer_extra_config=FAST_GROUP,
-        state_dir=settings.stack_home / "quix-state",
-        on_message_processed=stopper.on_message,
-        loglevel="ERROR",  # retries and failures are reported by the sink, once each
-    )
-    topic = app.topic(
-        settings.transactions_topic, value_deserializer="bytes", key_deserializer="bytes"
-    )
-    app.dataframe(topic).sink(sink)
-    stopper.start(app)
+
+    def application() -> Application:
+        app = Application(
+            broker_address=settings.kafka_bootstrap_servers,
+            consumer_group=settings.consumer_group,
+            auto_offset_reset="earliest",
+            commit_interval=commit_interval,
+            consumer_extra_config={**FAST_GROUP, **QUIET},
+            producer_extra_config=QUIET,
+            state_dir=settings.quix_state_dir,
+            on_message_processed=stopper.on_message,
+            loglevel=None,  # QuietKafkaLogs: one notice per outage, not raw lines
+        )
+        topic = app.topic(
+            settings.transactions_topic, value_deserializer="bytes", key_deserializer="bytes"
+        )
+        app.dataframe(topic).sink(sink)
+        return app
+
     began = time.monotonic()
     # Quix installs its own SIGINT/SIGTERM handlers (stop after the current checkpoint);
     # once it has stopped, a signal must work as usual again (while we wait for the windows).
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        app.run()
+        with QuietKafkaLogs(outage, lambda: stopper.activity).installed():
+            keep_running(application, stopper, outage, reset=sink.reset)
     except BaseException:
         if window_process is not None:
             window_process.stop()
@@ -173,6 +181,13 @@ def consume(
     )
 
 
+def check_postgres_settings(settings: Settings) -> None:
+    """Fail at once (ConfigError, exit 2) when PostgreSQL refuses the settings (no such
+    database, a wrong password); PostgreSQL down is not an error: the sink waits for it."""
+    with contextlib.suppress(ServiceError):
+        connect(settings).close()
+
+
 class WindowsProcess:
     """The window-totals Application (windows.py) as a child process.
 
@@ -202,6 +217,7 @@ class WindowsProcess:
             args += ["--max-messages", str(max_messages)]
         self.report = report
         self.summary: dict | None = None
+        self.error: dict | None = None  # {"error": message, "exit_code": n}: a user error
         self.process = subprocess.Popen(
             args,
             env={**os.environ, **settings.as_env()},
@@ -222,6 +238,8 @@ class WindowsProcess:
                 self.report.notice(f"window totals: {message['notice']}")
             elif "summary" in message:
                 self.summary = message["summary"]
+            elif "error" in message:
+                self.error = message
 
     def stop(self, timeout: float = 60) -> None:
         with contextlib.suppress(OSError):
@@ -240,6 +258,10 @@ class WindowsProcess:
         if not stop:
             self.reader.join()  # its output ends when it exits
         self.stop()
+        if self.error is not None:
+            raise StackError(
+                f"window totals: {self.error['error']}", exit_code=self.error["exit_code"]
+            )
         if self.process.returncode != 0 or self.summary is None:
             raise StackError(
                 f"the window-totals process failed (exit code {self.process.returncode}); "

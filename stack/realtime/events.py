@@ -22,11 +22,12 @@ checked by strict patterns and kept as text; PostgreSQL converts them (`::uuid`,
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal, NamedTuple
 
 from pydantic import (
-    AwareDatetime,
     ConfigDict,
     Field,
     StrictInt,
@@ -42,6 +43,9 @@ MAX_AMOUNT = "999999.99"  # more than this on one card payment is absurd here
 MAX_PAYLOAD_BYTES = 4096  # a valid event is ~400 bytes; anything this big is not one of ours
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # times outside [EARLIEST, LATEST) are not plausible
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# How far into the future (by the Kafka timestamp of its message) an event may be dated: the
+# default of the EVENT_CLOCK_SKEW_SECONDS setting. Later ones would move the window forward.
+DEFAULT_CLOCK_SKEW_S = 3600.0
 
 # ISO 4217 codes of circulating currencies (no funds, metals, test or "no currency" codes).
 ISO_4217 = [
@@ -206,12 +210,24 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Up to 2 decimals, no leading zeros, optional sign (so that a negative amount is reported
 # as such rather than as malformed).
 AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?$"
+# ISO 8601 (RFC 3339) date and time with an offset, as text: not a unix number, not a bare
+# date, not a local time. datetime.fromisoformat() reads every string this admits.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+)
+Timestamp = Annotated[StrictStr, Field(pattern=TIMESTAMP_PATTERN)]
+# Fields and string values of a valid event: its JSON holds exactly twice as many quotes,
+# unless a value holds an escaped quote (then the slow, exact duplicate check runs).
+EVENT_QUOTES = 2 * (13 + 11)
+UTF8_BOM = b"\xef\xbb\xbf"
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
 class TransactionEvent(TypedDict):
-    """One `transactions` event, as validated."""
+    """One `transactions` event, as on the wire. `validate()` returns it with `created_at` and
+    `event_time` as aware datetimes."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
@@ -225,8 +241,8 @@ class TransactionEvent(TypedDict):
     currency: Literal[tuple(ISO_4217)]  # type: ignore[valid-type]
     amount: Annotated[StrictStr, Field(pattern=AMOUNT_PATTERN)]  # a string: never a float
     status: Literal["authorized", "captured", "refunded", "declined"]
-    created_at: Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
-    event_time: Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+    created_at: Timestamp
+    event_time: Timestamp
     version: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 
 
@@ -248,10 +264,16 @@ REASONS = {
     "bad_amount": "amount is not a decimal string with at most 2 places",
     "unknown_currency": "currency is not an ISO 4217 code",
     "unknown_status": f"status is not one of {', '.join(STATUSES)}",
-    "bad_timestamp": "created_at or event_time is not an ISO 8601 time with an offset, is "
-    "outside 2000-2099, or event_time is before created_at",
+    "duplicate_field": "a field appears twice in the JSON object (which value counts is ambiguous)",
+    "bad_timestamp": "created_at or event_time is not an ISO 8601 time with an offset (a unix "
+    "number is not), is outside 2000-2099, or event_time is before created_at",
+    "future_timestamp": "created_at or event_time is later than the message's Kafka timestamp "
+    "plus EVENT_CLOCK_SKEW_SECONDS",
     "bad_version": "version is not an integer >= 1, or a version 1 whose event_time is not "
     "its created_at",
+    # Decided by the sink against the transaction's stored row, not by validate():
+    "conflicting_update": "a later version changes the merchant, amount or created_at of its "
+    "transaction (every version must carry those of the first)",
 }
 
 
@@ -260,7 +282,7 @@ class Rejected(NamedTuple):
     detail: str
 
 
-def _clip(value: object, limit: int = 60) -> str:
+def clip(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -274,7 +296,7 @@ def _rejection(error: ValidationError) -> Rejected:
     if kind == "json_invalid":
         return Rejected("not_json", first["msg"])
     if kind in ("dict_type", "model_type", "typed_dict_type") or not loc:
-        return Rejected("not_object", f"expected a JSON object, got {_clip(given)}")
+        return Rejected("not_object", f"expected a JSON object, got {clip(given)}")
     if kind == "missing":
         return Rejected("missing_field", f"{field} is missing")
     if kind == "extra_forbidden":
@@ -282,29 +304,73 @@ def _rejection(error: ValidationError) -> Rejected:
     if field == "schema_version":
         return Rejected(
             "wrong_schema_version",
-            f"schema_version {_clip(given)} is not supported (expected {SCHEMA_VERSION})",
+            f"schema_version {clip(given)} is not supported (expected {SCHEMA_VERSION})",
         )
     if field == "status" and isinstance(given, str):
         return Rejected(
-            "unknown_status", f"status {_clip(given)} is not one of {', '.join(STATUSES)}"
+            "unknown_status", f"status {clip(given)} is not one of {', '.join(STATUSES)}"
         )
     if field == "currency" and isinstance(given, str):
-        return Rejected("unknown_currency", f"currency {_clip(given)} is not an ISO 4217 code")
+        return Rejected("unknown_currency", f"currency {clip(given)} is not an ISO 4217 code")
     if field == "amount" and kind == "string_pattern_mismatch":
         return Rejected(
-            "bad_amount", f"amount {_clip(given)} is not a decimal with at most 2 places"
+            "bad_amount", f"amount {clip(given)} is not a decimal with at most 2 places"
         )
-    if field in ("created_at", "event_time") and isinstance(given, str):
-        return Rejected("bad_timestamp", f"{field} {_clip(given)}: {first['msg']}")
+    if field in ("created_at", "event_time"):
+        if isinstance(given, str):
+            return Rejected(
+                "bad_timestamp",
+                f"{field} {clip(given)} is not an ISO 8601 time with an offset "
+                "(e.g. 2026-03-01T12:00:00.000Z)",
+            )
+        return Rejected(
+            "bad_timestamp",
+            f"{field} {clip(given)} is not an ISO 8601 string with an offset"
+            + (" (a unix number is not accepted)" if type(given) in (int, float) else ""),
+        )
     if field == "version" and type(given) is int:
         return Rejected("bad_version", f"version {given}: {first['msg']}")
-    return Rejected("wrong_type", f"{field} {_clip(given)}: {first['msg']}")
+    return Rejected("wrong_type", f"{field} {clip(given)}: {first['msg']}")
 
 
-def validate(key: bytes | None, payload: bytes | None) -> TransactionEvent | Rejected:
+def _duplicate_field(payload: bytes) -> str | None:
+    """The first field that occurs twice in the payload's JSON object, if any."""
+    seen: set[str] = set()
+    duplicate: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        for name, _ in items:
+            if name in seen and not duplicate:
+                duplicate.append(name)
+            seen.add(name)
+        return dict(items)
+
+    try:
+        json.loads(payload, object_pairs_hook=pairs)
+    except ValueError:  # what pydantic read, Python's json may not (it is stricter here)
+        return None
+    return duplicate[0] if duplicate else None
+
+
+def _time(text: str, field: str) -> datetime | Rejected:
+    value = datetime.fromisoformat(text)  # the pattern admitted only what this reads...
+    if EARLIEST <= value < LATEST:
+        return value
+    return Rejected("bad_timestamp", f"{field} {text} is outside 2000-2099")
+
+
+def validate(
+    key: bytes | None,
+    payload: bytes | None,
+    timestamp_ms: int | None = None,
+    *,
+    clock_skew_s: float = DEFAULT_CLOCK_SKEW_S,
+) -> TransactionEvent | Rejected:
     """Sort one Kafka message: the validated event, or why it belongs in the dead-letter table.
 
-    The first rule broken decides the reason.
+    `timestamp_ms` is the message's Kafka timestamp: an event dated more than `clock_skew_s`
+    after it is refused (without a timestamp, this machine's clock stands in). The first rule
+    broken decides the reason.
     """
     if payload is None:
         return Rejected("not_json", "the message has no value (a tombstone)")
@@ -312,11 +378,25 @@ def validate(key: bytes | None, payload: bytes | None) -> TransactionEvent | Rej
         return Rejected("oversized", f"{len(payload)} bytes (limit {MAX_PAYLOAD_BYTES})")
     if key is None:
         return Rejected("null_key", "the message has no key (expected the transaction_id)")
+    if payload[:3] == UTF8_BOM:  # JSON must not have one, but readers may ignore it (RFC 8259)
+        payload = payload[3:]
     try:
         event = EVENT_ADAPTER.validate_json(payload)
     except ValidationError as error:
         return _rejection(error)
     # Rules the schema cannot say, cheapest first.
+    if payload.count(b'"') != EVENT_QUOTES and (name := _duplicate_field(payload)) is not None:
+        return Rejected("duplicate_field", f"{name} appears more than once")
+    try:
+        created_at = _time(event["created_at"], "created_at")
+        event_time = _time(event["event_time"], "event_time")
+    except ValueError as error:  # a date the pattern admits but the calendar does not
+        return Rejected("bad_timestamp", f"not a valid date or time: {error}")
+    if type(created_at) is Rejected:
+        return created_at
+    if type(event_time) is Rejected:
+        return event_time
+    event["created_at"], event["event_time"] = created_at, event_time
     if b"\\u0000" in payload and any("\x00" in str(v) for v in event.values()):
         return Rejected(
             "wrong_type",
@@ -327,16 +407,25 @@ def validate(key: bytes | None, payload: bytes | None) -> TransactionEvent | Rej
         return Rejected("negative_amount", f"amount {amount} is not positive")
     if len(amount.partition(".")[0]) > 6:
         return Rejected("absurd_amount", f"amount {amount} is above {MAX_AMOUNT}")
-    created_at, event_time = event["created_at"], event["event_time"]
     if event_time < created_at:
         return Rejected(
             "bad_timestamp",
             f"event_time {event_time.isoformat()} is before created_at {created_at.isoformat()}",
         )
+    # event_time >= created_at: if either is too far ahead, event_time is.
+    now_s = timestamp_ms / 1000 if timestamp_ms is not None and timestamp_ms > 0 else time.time()
+    if event_time.timestamp() > now_s + clock_skew_s:
+        field = "created_at" if created_at.timestamp() > now_s + clock_skew_s else "event_time"
+        sent = datetime.fromtimestamp(now_s, UTC).isoformat(timespec="seconds")
+        return Rejected(
+            "future_timestamp",
+            f"{field} {event[field].isoformat()} is more than {clock_skew_s:g} s after the "
+            f"message was sent ({sent}): a clock or a producer is wrong",
+        )
     if event["version"] == 1 and event_time != created_at:
         return Rejected("bad_version", "a version 1 must have event_time == created_at")
     if key != event["transaction_id"].encode():
         return Rejected(
-            "key_mismatch", f"key {_clip(key)} is not the transaction_id {event['transaction_id']}"
+            "key_mismatch", f"key {clip(key)} is not the transaction_id {event['transaction_id']}"
         )
     return event

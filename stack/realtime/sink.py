@@ -12,6 +12,12 @@ newest version; dead-letter rows are unique per topic/partition/offset).
 `add()` only appends; each `chunk_size` messages the chunk goes to the writer process
 (`writer_process.py`), which validates, COPYs and upserts it inside the open transaction
 while the Quix loop keeps consuming; at `flush()` little is left but the COMMIT.
+
+When the writer process dies (SIGKILL, OOM), its open transaction dies with it: the next
+`flush()` starts a new writer and backpressures, so the same messages come again, exactly as
+when PostgreSQL goes away. When the Application itself is replaced (Kafka failed under it,
+runner.py), `reset()` drops what is uncommitted, and the messages this sink had committed
+but whose offsets Kafka did not are skipped, not counted twice.
 """
 
 from __future__ import annotations
@@ -22,11 +28,21 @@ from collections.abc import Callable
 
 from quixstreams.sinks import BaseSink, SinkBackpressureError
 
+from stack.errors import StackError
 from stack.realtime.writer import RawMessage, WriteCounts, backoff
-from stack.realtime.writer_process import WriterClient, WriterUnavailable
+from stack.realtime.writer_process import (
+    WriterClient,
+    WriterDied,
+    WriterUnavailable,
+    crash_log,
+)
 from stack.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Writer processes that may die in a row (without a commit between) before the sink gives up:
+# one that dies on every start is a bug, not bad luck.
+MAX_WRITER_DEATHS = 5
 
 
 class TransactionsSink(BaseSink):
@@ -39,7 +55,7 @@ class TransactionsSink(BaseSink):
         *,
         chunk_size: int = 10_000,
         on_committed: Callable[[WriteCounts], None] | None = None,
-        on_retry: Callable[[str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(
             on_client_connect_success=lambda: None, on_client_connect_failure=self._connect_failed
@@ -48,51 +64,82 @@ class TransactionsSink(BaseSink):
         self.topic = topic
         self.chunk_size = chunk_size
         self.on_committed = on_committed
-        self.on_retry = on_retry
+        self.on_notice = on_notice
         self.writer: WriterClient | None = None
         self._buffer: list[RawMessage] = []
         self._pending = False  # something was sent to the writer since the last commit
+        self._lost: WriterDied | None = None  # the writer died since the last commit
         self.failures = 0  # consecutive failed checkpoints (drives the backoff)
+        self.writer_deaths = 0  # consecutive, without a commit between
         self.committed = WriteCounts()  # totals of this run
         self.last_commit_at: float | None = None  # time.monotonic() of the last commit
+        self._added: dict[int, int] = {}  # partition -> last offset added since the commit
+        self._durable: dict[int, int] = {}  # partition -> last offset this sink committed
+        self._replayed: dict[int, int] = {}  # after reset(): offsets already committed here
 
     # --- the Quix sink protocol ------------------------------------------------------------
     def setup(self) -> None:
-        self.writer = WriterClient(self.settings, self.topic)
+        if self.writer is None:
+            self.writer = WriterClient(self.settings, self.topic)
         self.writer.open()
 
     def _connect_failed(self, error: Exception | None) -> None:
-        # PostgreSQL down at start is not fatal: the first flush retries with a backoff.
+        # PostgreSQL down (or the writer dead) at start is not fatal: the first flush retries.
+        if isinstance(error, WriterDied):
+            self._lost = error
+            return
         if not isinstance(error, WriterUnavailable):
             raise error or RuntimeError("the sink could not start")
         self.failures += 1
         self._report_retry(str(error))
 
     def add(self, value, key, timestamp, headers, topic, partition, offset) -> None:
+        if self._replayed:
+            done = self._replayed.get(partition)
+            if done is not None:
+                if offset <= done:
+                    return  # committed by this sink before its Application was replaced
+                del self._replayed[partition]
+        self._added[partition] = offset
         buffer = self._buffer
-        buffer.append((key, value, partition, offset))
+        buffer.append((key, value, partition, offset, timestamp))
         if len(buffer) >= self.chunk_size:
-            self.writer.write(buffer)
-            self._buffer = []
-            self._pending = True
+            self._ship()
+
+    def _ship(self) -> None:
+        chunk, self._buffer = self._buffer, []
+        self._pending = True
+        if self._lost is None:
+            try:
+                self.writer.write(chunk)
+            except WriterDied as error:  # the checkpoint's messages come again after flush()
+                self._lost = error
 
     def flush(self) -> None:
         if self._buffer:
-            self.writer.write(self._buffer)
-            self._buffer = []
-            self._pending = True
+            self._ship()
+        if self._lost is not None:
+            self._restart_writer()
         if not self._pending:
             return
         self._pending = False
         try:
             counts = self.writer.commit()
+        except WriterDied as error:
+            self._lost = error
+            self._restart_writer()
         except WriterUnavailable as error:
+            self._added = {}
             self.failures += 1
             delay = self._report_retry(str(error))
             raise SinkBackpressureError(retry_after=delay) from None
         if self.failures:
             self._notice("PostgreSQL is back: resumed, and the retried messages are committed")
-        self.failures = 0
+        if self.writer_deaths:
+            self._notice("the new writer process committed the retried messages: resumed")
+        self.failures = self.writer_deaths = 0
+        self._durable.update(self._added)
+        self._added = {}
         self.last_commit_at = time.monotonic()
         self.committed.add(counts)
         if self.on_committed is not None:
@@ -100,9 +147,52 @@ class TransactionsSink(BaseSink):
 
     def on_paused(self) -> None:
         # Another sink backpressured: drop what we hold, Quix sends it again.
+        self._drop()
+
+    # --- recovery ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget what is uncommitted: the Application is being replaced, and the new one
+        starts from the last committed offsets."""
+        self._drop()
+        self._replayed = dict(self._durable)
+
+    def _drop(self) -> None:
         self._buffer = []
         self._pending = False
-        self.writer.abandon()
+        self._added = {}
+        if self.writer is not None and self._lost is None:
+            self._ask_writer(self.writer.abandon)  # unavailable: nothing left to roll back
+
+    def _restart_writer(self) -> None:
+        """A new writer process for a dead one; the checkpoint's messages come again."""
+        error, self._lost = self._lost, None
+        self._buffer, self._pending, self._added = [], False, {}
+        self.writer_deaths += 1
+        if self.writer_deaths > MAX_WRITER_DEATHS:
+            raise StackError(
+                f"{error}, {self.writer_deaths} times in a row without a commit: giving up "
+                f"(nothing after the last commit was committed; see {crash_log(self.settings)})"
+            )
+        if self.writer is not None:
+            self.writer.close()
+        delay = backoff(self.writer_deaths)
+        self._notice(
+            f"{error}; nothing after the last commit was committed: started a new one, the "
+            f"messages since come again in {delay:.1f} s"
+        )
+        self.writer = WriterClient(self.settings, self.topic)
+        self._ask_writer(self.writer.open)  # PostgreSQL down too: the next commit says so
+        raise SinkBackpressureError(retry_after=delay)
+
+    def _ask_writer(self, request: Callable[[], object]) -> None:
+        """`request()`, recording a writer death for the next flush; PostgreSQL being
+        unavailable is the next commit's to report."""
+        try:
+            request()
+        except WriterDied as error:
+            self._lost = error
+        except WriterUnavailable:
+            pass
 
     # --- helpers -----------------------------------------------------------------------------
     @property
@@ -120,8 +210,8 @@ class TransactionsSink(BaseSink):
         return delay
 
     def _notice(self, message: str) -> None:
-        if self.on_retry is not None:
-            self.on_retry(message)
+        if self.on_notice is not None:
+            self.on_notice(message)
         else:
             log.warning(message)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stack.errors import ServiceError
@@ -14,6 +14,16 @@ from stack.settings import Settings
 # Consumer settings that make group joins and failovers quick on a local single broker
 # (a group join waits about half the session timeout; the default 45 s is made for fleets).
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+# librdkafka logs every refused connection, hundreds of lines per outage; its error callback
+# still reports each failure, and callers turn those into one message (runner.py).
+QUIET = {"log_level": 0}
+
+
+_MISSING = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
+
+
+class KafkaUnavailable(ServiceError):
+    """Kafka does not answer (down, restarting, unreachable)."""
 
 
 def windows_group(settings: Settings) -> str:
@@ -22,8 +32,7 @@ def windows_group(settings: Settings) -> str:
 
 
 def _quiet(settings: Settings) -> dict:
-    # librdkafka logs every refused connection; callers turn failures into one message.
-    return {"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0}
+    return {"bootstrap.servers": settings.kafka_bootstrap_servers, **QUIET}
 
 
 def ensure_topic(settings: Settings, partitions: int | None = None, timeout: float = 30) -> int:
@@ -38,7 +47,7 @@ def ensure_topic(settings: Settings, partitions: int | None = None, timeout: flo
             # with auto.create.topics.enable create it, with its default partition count.
             metadata = admin.list_topics(timeout=5)
         except KafkaException as error:
-            raise ServiceError(
+            raise KafkaUnavailable(
                 f"Kafka at {settings.kafka_bootstrap_servers} does not answer "
                 f"({error.args[0].str()}); is it up? `stack up`"
             ) from None
@@ -64,27 +73,51 @@ class PartitionLag:
     start: int  # the oldest offset still stored (low watermark)
     end: int  # the next offset to be written (high watermark)
     committed: int | None  # the group's committed offset; None when it has none
+    # Where a reader at the committed offset gets its next record (`end` when there is none):
+    # a transaction's commit marker, and an aborted transaction's records, take offsets that
+    # are never delivered. None when not looked at (nothing to read, or no answer in time).
+    next_record: int | None = None
 
     @property
     def lag(self) -> int:
-        """Records the group has yet to commit (all stored ones when it committed none)."""
-        return max(0, self.end - (self.start if self.committed is None else self.committed))
+        """Records the group has yet to commit (all stored ones when it committed none);
+        offsets that hold no record for it (transaction markers) do not count."""
+        position = self.start if self.committed is None else self.committed
+        if self.next_record is not None:
+            position = max(position, self.next_record)
+        return max(0, self.end - position)
 
 
 class OffsetsProbe:
-    """Reads end offsets and one group's committed offsets (without joining the group)."""
+    """Reads end offsets and one group's committed offsets (without joining the group), and
+    reads ahead of a committed offset to see whether any record follows it."""
 
     def __init__(self, settings: Settings, group: str) -> None:
         self.settings = settings
         self.consumer = Consumer(
-            {**_quiet(settings), "group.id": group, "enable.auto.commit": False}
+            {
+                **_quiet(settings),
+                "group.id": group,
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,  # "nothing more to read" is an answer too
+                "isolation.level": "read_committed",  # what the stack's consumers read
+                "fetch.wait.max.ms": 100,
+                "max.partition.fetch.bytes": 65536,  # one record is enough to know
+            }
         )
 
     def partitions(self, topic: str, timeout: float = 5) -> list[int] | None:
-        """The topic's partitions, or None when it does not exist."""
+        """The topic's partitions, or None when it does not exist. KafkaException when the
+        broker cannot say (a broker restarting reports its topics with errors for a while)."""
         found = self.consumer.list_topics(timeout=timeout).topics.get(topic)  # see ensure_topic
-        if found is None or found.error is not None or not found.partitions:
+        if found is None or (found.error is not None and found.error.code() in _MISSING):
             return None
+        if found.error is not None:
+            raise KafkaException(found.error)
+        if not found.partitions or any(p.error is not None for p in found.partitions.values()):
+            raise KafkaException(
+                KafkaError(KafkaError.LEADER_NOT_AVAILABLE, f"{topic} has no leader")
+            )
         return sorted(found.partitions)
 
     def lag(self, topic: str, timeout: float = 5) -> list[PartitionLag] | None:
@@ -101,7 +134,34 @@ class OffsetsProbe:
             result.append(
                 PartitionLag(p, low, high, offset if offset is not None and offset >= 0 else None)
             )
+        behind = [lag for lag in result if lag.lag]
+        if behind:
+            self._read_ahead(topic, behind, timeout)
         return result
+
+    def _read_ahead(self, topic: str, lags: list[PartitionLag], timeout: float) -> None:
+        """Set each lag's `next_record`: read from its committed offset (or the start) until a
+        record or the end of the partition."""
+        starts = {
+            lag.partition: lag.start if lag.committed is None else lag.committed for lag in lags
+        }
+        found: dict[int, int] = {}
+        self.consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
+        deadline = time.monotonic() + timeout
+        try:
+            while len(found) < len(starts) and time.monotonic() < deadline:
+                message = self.consumer.poll(0.1)
+                if message is None or message.partition() in found:
+                    continue
+                error = message.error()
+                if error is None or error.code() == KafkaError._PARTITION_EOF:
+                    found[message.partition()] = message.offset()  # a record, or the end
+                elif not error.retriable():
+                    raise KafkaException(error)
+        finally:
+            self.consumer.unassign()
+        for lag in lags:
+            lag.next_record = found.get(lag.partition)
 
     def close(self) -> None:
         self.consumer.close()

@@ -5,32 +5,39 @@ Why its own Application (and consumer group, and process): Quix's stateful proce
 sink path; inside the sink's Application it would cap the sink. Beside it, it reads the same
 topic at its own pace, and `stack consume` starts it as a child process.
 
-What it counts: each new transaction once (its version-1 event), in the minute of its
+What it counts: each transaction once (at the first valid version it sees: version 1, or a
+later one when version 1 was dead-lettered or never sent), in the minute of its
 `created_at`, per merchant; so at any time where it has caught up,
 `merchant_minute_totals` equals
     SELECT merchant, date_trunc('minute', created_at), count(*), sum(amount)
     FROM transactions_sink GROUP BY 1, 2
-(updates carry the same created_at and amount, so the sink's newest versions agree).
+(every version carries the merchant, created_at and amount of the first: the sink
+dead-letters a later version that changes them, so its newest versions agree).
 
-How: validate (as the sink does; invalid events are the sink's to dead-letter) -> keep
-version 1 -> drop a transaction seen before (a replay; state keyed by transaction_id) ->
+How: validate (as the sink does, against the same Kafka timestamps; invalid events are the
+sink's to dead-letter) -> drop a transaction seen before (a later version, or a replay; state
+keyed by transaction_id) ->
 re-key by merchant (`group_by`, a repartition topic) -> event time = created_at -> tumbling
 window of 60 s with count and sum (in cents: exact) -> `.current()`, so every update is
 upserted and a minute's row is right without waiting for the window to close.
 
 Exactly-once processing (Kafka transactions) keeps the state, the repartition topic and the
 offsets consistent through crashes; the sink writes absolute totals with an upsert, so
-writing one again after a crash is harmless. Windows accept events up to GRACE late (out of
-order across partitions); later ones are counted as `late_events` and not added.
+writing one again after a crash is harmless. Windows accept events up to `grace()` late:
+5 minutes (out of order across partitions) beyond the clock skew an event may have
+(EVENT_CLOCK_SKEW_SECONDS; further ahead, it is dead-lettered), so a valid event dated ahead
+never makes the next ones late. Later ones are counted as `late_events` (and said in a
+notice), not added.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
+import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,19 +49,20 @@ from quixstreams.dataframe.windows import Count, Sum
 from quixstreams.sinks import BaseSink, SinkBackpressureError
 
 from stack.db import connect
-from stack.errors import ServiceError
-from stack.realtime.events import Rejected, validate
-from stack.realtime.runner import StopWhen
+from stack.errors import ServiceError, StackError
+from stack.realtime.events import Rejected, clip, validate
+from stack.realtime.runner import KafkaOutage, QuietKafkaLogs, StopWhen, keep_running
 from stack.realtime.schema import ensure_schema
-from stack.realtime.topics import FAST_GROUP, ensure_topic, windows_group
+from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic, windows_group
+from stack.realtime.window_state import WindowState
 from stack.realtime.writer import backoff, is_connection_problem
 from stack.settings import Settings
 from stack.summary import Summary
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("stack.realtime.windows")  # not __main__: it runs as one
 
 WINDOW = timedelta(minutes=1)
-GRACE = timedelta(minutes=5)
+OUT_OF_ORDER = timedelta(minutes=5)  # how far behind its merchant's newest an event may come
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
@@ -86,16 +94,27 @@ def to_cents(amount: str) -> int:
     return int(whole) * 100 + int(fraction.ljust(2, "0"))
 
 
-def window_input(value: bytes, key: bytes, _timestamp: int, _headers: object) -> dict | None:
-    """What the window needs from a valid version-1 event; None for anything else."""
-    event = validate(key, value)
-    if type(event) is Rejected or event["version"] != 1:
-        return None
-    return {
-        "merchant": event["merchant"],
-        "cents": to_cents(event["amount"]),
-        "created_ms": (event["created_at"] - EPOCH) // MILLISECOND,
-    }
+def grace(settings: Settings) -> timedelta:
+    """How late an event may come for its window: the clock skew an event may have, plus
+    OUT_OF_ORDER."""
+    return timedelta(seconds=settings.event_clock_skew_seconds) + OUT_OF_ORDER
+
+
+def window_input(clock_skew_s: float):
+    """value, key, timestamp, headers -> what the window needs from a valid event (any
+    version: the first one seen counts); None for an invalid one."""
+
+    def extract(value: bytes, key: bytes, timestamp: int, _headers: object) -> dict | None:
+        event = validate(key, value, timestamp, clock_skew_s=clock_skew_s)
+        if type(event) is Rejected:
+            return None
+        return {
+            "merchant": event["merchant"],
+            "cents": to_cents(event["amount"]),
+            "created_ms": (event["created_at"] - EPOCH) // MILLISECOND,
+        }
+
+    return extract
 
 
 def first_time(_value: dict, state) -> bool:
@@ -167,6 +186,10 @@ class WindowTotalsSink(BaseSink):
     def on_paused(self) -> None:
         self.pending = {}
 
+    def reset(self) -> None:
+        """The Application is being replaced: what it did not commit comes again."""
+        self.pending = {}
+
     @property
     def idle(self) -> bool:
         return not self.pending and self.failures == 0
@@ -189,15 +212,25 @@ def run_windows(
     watch_stdin: bool = False,
 ) -> WindowsSummary:
     """Run the window Application until a stop condition; return a summary."""
-    ensure_topic(settings)
     late = {"events": 0}
 
-    def on_late(*_args: object) -> bool:
+    def on_late(value, key, _timestamp, late_by_ms, *_args: object) -> bool:
         late["events"] += 1
-        return False  # counted in the summary instead of one log line each
+        if late["events"] == 1:  # the first one says why; the summary counts them all
+            log.warning(
+                "an event of %s came %.0f s after its window (created_at %s minutes older than "
+                "a newer event of the merchant): not added to the window totals (the sink has "
+                "it); `late_events` in the summary counts such events",
+                clip(key),
+                late_by_ms / 1000,
+                f"more than {grace(settings) / timedelta(minutes=1):g}",
+            )
+        return False  # not Quix's own log line
 
     group = windows_group(settings)
     sink = WindowTotalsSink(settings)
+    outage = KafkaOutage(log.warning)
+    state = WindowState(settings, group, log.warning)
     stopper = StopWhen(
         settings,
         group=group,
@@ -206,37 +239,46 @@ def run_windows(
         max_messages=max_messages,
         is_idle=lambda: sink.idle,
         watch_stdin=watch_stdin,
+        outage=outage,
     )
-    app = Application(
-        broker_address=settings.kafka_bootstrap_servers,
-        consumer_group=group,
-        auto_offset_reset="earliest",
-        commit_interval=commit_interval,
-        consumer_extra_config=FAST_GROUP,
-        processing_guarantee="exactly-once",
-        state_dir=settings.stack_home / "quix-state",
-        on_message_processed=stopper.on_message,
-        loglevel="ERROR",
-    )
-    topic = app.topic(
-        settings.transactions_topic, value_deserializer="bytes", key_deserializer="bytes"
-    )
-    sdf = app.dataframe(topic)
-    sdf = sdf.apply(window_input, metadata=True).filter(lambda value: value is not None)
-    sdf = sdf.filter(first_time, stateful=True)
-    sdf = sdf.group_by("merchant")
-    stopper.internal_topics = [t.name for t in sdf.topics if t.name != topic.name]
-    sdf = sdf.set_timestamp(lambda value, _key, _ts, _headers: value["created_ms"])
-    sdf = (
-        sdf.tumbling_window(WINDOW, grace_ms=GRACE, on_late=on_late)
-        .agg(transactions=Count(), amount_cents=Sum("cents"))
-        .current()
-    )
-    sdf.sink(sink)
-    stopper.start(app)
+
+    def application() -> Application:
+        ensure_topic(settings)
+        state.prepare()
+        app = Application(
+            broker_address=settings.kafka_bootstrap_servers,
+            consumer_group=group,
+            auto_offset_reset="earliest",
+            commit_interval=commit_interval,
+            consumer_extra_config={**FAST_GROUP, **QUIET},
+            producer_extra_config=QUIET,
+            processing_guarantee="exactly-once",
+            state_dir=settings.quix_state_dir,
+            on_message_processed=stopper.on_message,
+            loglevel=None,  # QuietKafkaLogs
+        )
+        topic = app.topic(
+            settings.transactions_topic, value_deserializer="bytes", key_deserializer="bytes"
+        )
+        sdf = app.dataframe(topic)
+        sdf = sdf.apply(window_input(settings.event_clock_skew_seconds), metadata=True)
+        sdf = sdf.filter(lambda value: value is not None)
+        sdf = sdf.filter(first_time, stateful=True)
+        sdf = sdf.group_by("merchant")
+        stopper.internal_topics = [t.name for t in sdf.topics if t.name != topic.name]
+        sdf = sdf.set_timestamp(lambda value, _key, _ts, _headers: value["created_ms"])
+        sdf = (
+            sdf.tumbling_window(WINDOW, grace_ms=grace(settings), on_late=on_late)
+            .agg(transactions=Count(), amount_cents=Sum("cents"))
+            .current()
+        )
+        sdf.sink(sink)
+        return app
+
     began = time.monotonic()
     try:
-        app.run()
+        with QuietKafkaLogs(outage, lambda: stopper.activity).installed():
+            keep_running(application, stopper, outage, reset=sink.reset, heal=state.rebuild)
     finally:
         stopper.close()
         sink.close()
@@ -257,8 +299,10 @@ class _Relay(logging.Handler):
 
 
 def _send(message: dict) -> None:
-    with contextlib.suppress(BrokenPipeError):  # the parent may be gone
+    try:
         print(json.dumps(message), flush=True)
+    except BrokenPipeError:  # the parent is gone: say nothing more, and nothing at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main() -> None:
@@ -274,15 +318,20 @@ def main() -> None:
     from stack.settings import load_settings
 
     relay = _Relay(logging.WARNING)
-    logging.getLogger("stack").addHandler(relay)
-
-    summary = run_windows(
-        load_settings(),
-        idle_timeout=args.idle_timeout,
-        max_messages=args.max_messages,
-        commit_interval=args.commit_interval,
-        watch_stdin=True,
-    )
+    root = logging.getLogger("stack")
+    root.addHandler(relay)
+    root.propagate = False  # the parent shows what it relays; nothing raw on stderr
+    try:
+        summary = run_windows(
+            load_settings(),
+            idle_timeout=args.idle_timeout,
+            max_messages=args.max_messages,
+            commit_interval=args.commit_interval,
+            watch_stdin=True,
+        )
+    except StackError as error:  # a user error: the parent says it, with its exit code
+        _send({"error": str(error), "exit_code": error.exit_code})
+        sys.exit(error.exit_code)
     _send({"summary": summary.to_dict()})
 
 

@@ -5,26 +5,30 @@ raw messages is validated; valid events are deduplicated (highest version per tr
 wins within the chunk), COPYed in binary into a temp table and upserted into
 `transactions_sink` with `ON CONFLICT ... WHERE excluded.version > transactions_sink.version`
 (an older or replayed event never overwrites a newer one); rejects go to `transactions_dlq`.
-`commit()` makes the whole checkpoint durable at once: only after it may Kafka offsets be
-committed.
+A later version that changes what every version must keep (merchant, amount, created_at) is a
+reject too (`conflicting_update`): the window totals count a transaction once, with the values
+of the first version they see, and the sink must agree with them. `commit()` makes the whole
+checkpoint durable at once: only after it may Kafka offsets be committed.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import psycopg
 from psycopg import sql
 
 from stack.db import connect
 from stack.errors import ServiceError
-from stack.realtime.events import Rejected, TransactionEvent, validate
+from stack.realtime.events import DEFAULT_CLOCK_SKEW_S, Rejected, TransactionEvent, validate
 from stack.realtime.schema import ensure_schema
 from stack.settings import Settings
 
-# One raw Kafka message as the sink hands it over: key, value, partition, offset.
-RawMessage = tuple[bytes | None, bytes | None, int, int]
+# One raw Kafka message as the sink hands it over: key, value, partition, offset, and its
+# Kafka timestamp (ms; events dated too far after it are refused).
+RawMessage = tuple[bytes | None, bytes | None, int, int, int | None]
 
 # Validated events arrive as dicts in the schema's field order (pydantic builds them so);
 # a stage row is those values plus where the message came from.
@@ -71,10 +75,26 @@ SETUP_STAGES = sql.SQL(
 )
 COPY_SINK = sql.SQL("COPY sink_stage FROM STDIN (FORMAT BINARY)")
 COPY_DLQ = sql.SQL("COPY dlq_stage ({}) FROM STDIN (FORMAT BINARY)").format(_ids(DLQ_COLUMNS))
+# What a later version must not change, and the upsert that refuses such versions: they are
+# taken out of the stage and returned (partition, offset, stored version, then each of these
+# fields stored and staged) for the dead-letter table; the rest is upserted.
+KEPT_FIELDS = ("merchant", "amount", "created_at")
 UPSERT_SINK = sql.SQL(
-    "INSERT INTO transactions_sink ({cols}) SELECT {values} FROM sink_stage"
+    "WITH conflicts AS ("
+    " DELETE FROM sink_stage s USING transactions_sink t"
+    " WHERE s.version > 1 AND t.transaction_id = s.transaction_id::uuid"
+    " AND s.version > t.version AND (t.merchant, t.amount, t.created_at)"
+    " IS DISTINCT FROM (s.merchant, s.amount::numeric(12,2), s.created_at)"
+    " RETURNING s.transaction_id, s.kafka_partition, s.kafka_offset, t.version,"
+    " t.merchant AS stored_merchant, s.merchant, t.amount::text AS stored_amount, s.amount,"
+    " t.created_at AS stored_created_at, s.created_at),"
+    " upserted AS ("
+    " INSERT INTO transactions_sink ({cols}) SELECT {values} FROM sink_stage"
+    " WHERE NOT EXISTS (SELECT FROM conflicts c WHERE c.transaction_id = sink_stage.transaction_id)"
     " ON CONFLICT (transaction_id) DO UPDATE SET {sets}, updated_at = clock_timestamp()"
-    " WHERE excluded.version > transactions_sink.version"
+    " WHERE excluded.version > transactions_sink.version)"
+    " SELECT kafka_partition, kafka_offset, version, stored_merchant, merchant, stored_amount,"
+    " amount, stored_created_at, created_at FROM conflicts"
 ).format(
     cols=_ids(SINK_COLUMNS),
     values=sql.SQL(", ").join(
@@ -110,22 +130,52 @@ class WriteCounts:
             self.reasons[reason] = self.reasons.get(reason, 0) + count
 
 
-def sort_messages(messages: list[RawMessage], topic: str) -> tuple[list[tuple], list[tuple]]:
+_VERSION_AT = EVENT_FIELDS.index("version")
+_KEPT_AT = tuple(EVENT_FIELDS.index(name) for name in KEPT_FIELDS)
+
+
+def _kept(values: tuple) -> tuple:
+    """(merchant, amount, created_at), comparable: "5.0" and "5.00" are the same amount."""
+    merchant, amount, created_at = values
+    return merchant, Decimal(amount), created_at
+
+
+def conflict_detail(version: int, stored: tuple, given: tuple) -> str:
+    """What a conflicting later version changed, against `version` (stored or earlier)."""
+    changes = [
+        f"{name} {new} (version {version} has {old})"
+        for name, old, new, same_old, same_new in zip(
+            KEPT_FIELDS, stored, given, _kept(stored), _kept(given), strict=True
+        )
+        if same_old != same_new
+    ]
+    return "this version changes " + "; ".join(changes)
+
+
+def sort_messages(
+    messages: list[RawMessage], topic: str, clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
+) -> tuple[list[tuple], list[tuple]]:
     """Validate a chunk: (stage rows, only the newest version of each transaction; dead-letter
     rows). The hot loop of the consumer: keep it lean."""
     newest: dict[str, tuple] = {}
     dead: list[tuple] = []
-    version_at = EVENT_FIELDS.index("version")
-    for key, value, partition, offset in messages:
-        event = validate(key, value)
+    for key, value, partition, offset, timestamp in messages:
+        event = validate(key, value, timestamp, clock_skew_s=clock_skew_s)
         if type(event) is Rejected:
             dead.append((topic, partition, offset, key, value, event.reason, event.detail))
             continue
         tid = event["transaction_id"]
         kept = newest.get(tid)
-        # Equal versions: the first one stays, as in the upsert (a replay changes nothing).
-        if kept is None or event["version"] > kept[version_at]:
+        if kept is None:
             newest[tid] = (*event.values(), partition, offset)
+        elif event["version"] > kept[_VERSION_AT]:  # equal versions: the first one stays
+            row = (*event.values(), partition, offset)
+            old, new = tuple(kept[i] for i in _KEPT_AT), tuple(row[i] for i in _KEPT_AT)
+            if old == new or _kept(old) == _kept(new):
+                newest[tid] = row
+            else:
+                detail = conflict_detail(kept[_VERSION_AT], old, new)
+                dead.append((topic, partition, offset, key, value, "conflicting_update", detail))
     return list(newest.values()), dead
 
 
@@ -135,6 +185,7 @@ class SinkWriter:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.settings = settings
         self.topic = topic
+        self.clock_skew_s = settings.event_clock_skew_seconds
         self.conn: psycopg.Connection | None = None
         self.pending = WriteCounts()  # written in the open transaction, not yet committed
 
@@ -149,10 +200,10 @@ class SinkWriter:
 
     def write(self, messages: list[RawMessage]) -> None:
         """Validate and stage a chunk in the open transaction (not durable until commit)."""
-        self.store(*sort_messages(messages, self.topic), messages=len(messages))
+        self.store(*sort_messages(messages, self.topic, self.clock_skew_s), messages)
 
-    def store(self, rows: list[tuple], dead: list[tuple], *, messages: int) -> None:
-        """Stage a chunk already sorted by `sort_messages` (of `messages` messages)."""
+    def store(self, rows: list[tuple], dead: list[tuple], chunk: list[RawMessage]) -> None:
+        """Stage a chunk already sorted by `sort_messages`."""
         self.open()
         with self.conn.cursor() as cursor:
             if rows:
@@ -161,6 +212,9 @@ class SinkWriter:
                     for row in rows:
                         copy.write_row(row)
                 cursor.execute(UPSERT_SINK)
+                conflicts = cursor.fetchall()
+                if conflicts:
+                    dead = dead + self._conflicts(conflicts, chunk)
             if dead:
                 with cursor.copy(COPY_DLQ) as copy:
                     copy.set_types(DLQ_TYPES)
@@ -170,11 +224,22 @@ class SinkWriter:
             if rows or dead:
                 cursor.execute(CLEAR_STAGES)
         counts = self.pending
+        messages = len(chunk)
         counts.messages += messages
         counts.valid += messages - len(dead)
         counts.rejected += len(dead)
         for row in dead:
             counts.reasons[row[5]] = counts.reasons.get(row[5], 0) + 1
+
+    def _conflicts(self, found: list[tuple], chunk: list[RawMessage]) -> list[tuple]:
+        """Dead-letter rows for the staged versions that conflict with their stored rows."""
+        raw = {(partition, offset): (key, value) for key, value, partition, offset, _ in chunk}
+        dead = []
+        for partition, offset, version, *pairs in found:
+            key, value = raw[(partition, offset)]
+            detail = conflict_detail(version, pairs[0::2], pairs[1::2])
+            dead.append((self.topic, partition, offset, key, value, "conflicting_update", detail))
+        return dead
 
     def commit(self) -> WriteCounts:
         """Make everything written since the last commit durable; return what it held."""

@@ -6,14 +6,16 @@ than this). The sink in the Quix process only appends raw messages and ships chu
 over a socket; the child validates, stages and upserts them inside one open transaction and
 commits when the sink's `flush()` asks.
 
-The child dies with its parent: it exits when the socket closes (the parent exited or was
-SIGKILLed), and closing its connection rolls back whatever was not committed. It ignores
-SIGINT (Ctrl+C reaches the whole process group; the parent decides when to stop).
+The child dies with its parent: it exits, quietly, when the socket closes (the parent exited
+or was SIGKILLed), and closing its connection rolls back whatever was not committed. It
+ignores SIGINT (Ctrl+C reaches the whole process group; the parent decides when to stop).
+When the child dies instead (SIGKILL, OOM), the client says so with `WriterDied`: nothing of
+the open transaction was committed, and the sink starts a new child (sink.py).
 
 Protocol (pickled tuples over the socket): ("open",) -> reply; ("write", chunk) -> no reply
 (pipelined); ("commit",) -> reply; ("abandon",) -> reply; ("close",) -> reply, exit. A reply
 is ("ok", value) | ("retry", message) (PostgreSQL unavailable: worth waiting) |
-("fatal", message).
+("config", message) (PostgreSQL refuses the settings: exit 2) | ("fatal", message) (a bug).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
-from stack.errors import StackError
+from stack.errors import ConfigError, StackError
 from stack.realtime.writer import (
     RawMessage,
     SinkWriter,
@@ -37,15 +39,20 @@ from stack.realtime.writer import (
 )
 from stack.settings import Settings, load_settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("stack.realtime.writer_process")  # not __main__: it runs as one
 
 
 class WriterUnavailable(Exception):
     """PostgreSQL cannot be reached: nothing was committed; retry later."""
 
 
+class WriterDied(WriterUnavailable):
+    """The writer process is gone (killed, crashed): nothing of its open transaction was
+    committed; start a new one and retry."""
+
+
 class WriterClient:
-    """The sink's handle on its writer process."""
+    """The sink's handle on its writer process (one process; make a new client to restart)."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
         parent_end, child_end = socket.socketpair()
@@ -74,17 +81,18 @@ class WriterClient:
             return value
         if status == "retry":
             raise WriterUnavailable(value)
+        if status == "config":
+            raise ConfigError(value)
         raise StackError(f"the sink's writer failed: {value}")
 
-    def _died(self) -> StackError:
+    def _died(self) -> WriterDied:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            code = None
-        return StackError(
-            f"the sink's writer process exited unexpectedly (exit code {code}); "
-            "nothing after the last commit was committed"
-        )
+            self.process.kill()
+            code = self.process.wait()
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return WriterDied(f"the sink's writer process died ({how})")
 
     def open(self) -> None:
         self._call("open")
@@ -102,7 +110,7 @@ class WriterClient:
         try:
             if self.process.poll() is None:
                 self._call("close")
-        except StackError:
+        except (StackError, WriterUnavailable):
             pass
         finally:
             self.conn.close()
@@ -123,10 +131,8 @@ class _Staging:
         self.inflight: list[Future] = []
 
     def write(self, chunk: list[RawMessage]) -> None:
-        rows, dead = sort_messages(chunk, self.writer.topic)
-        self.inflight.append(
-            self.database.submit(self.writer.store, rows, dead, messages=len(chunk))
-        )
+        rows, dead = sort_messages(chunk, self.writer.topic, self.writer.clock_skew_s)
+        self.inflight.append(self.database.submit(self.writer.store, rows, dead, chunk))
 
     def settle(self) -> BaseException | None:
         """Wait for every staged chunk; the first error, if any."""
@@ -138,6 +144,17 @@ class _Staging:
         return self.database.submit(function, *args).result()
 
 
+class ParentGone(Exception):
+    """The sink's end of the socket closed: the parent exited or was killed."""
+
+
+def _send(conn: Connection, message: tuple) -> None:
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError
+        raise ParentGone from None
+
+
 def serve(conn: Connection, writer: SinkWriter) -> None:
     """The child's loop: run commands until told to close or the parent goes away."""
     staging = _Staging(writer)
@@ -146,47 +163,54 @@ def serve(conn: Connection, writer: SinkWriter) -> None:
     def reply_failure(error: BaseException) -> None:
         staging.settle()
         staging.run(writer.abandon)
-        kind = "retry" if is_connection_problem(error) else "fatal"
+        if isinstance(error, ConfigError):
+            kind = "config"
+        else:
+            kind = "retry" if is_connection_problem(error) else "fatal"
         first_line = (str(error).strip().splitlines() or [""])[0]
-        message = f"{type(error).__name__}: {first_line}"
+        message = first_line if kind == "config" else f"{type(error).__name__}: {first_line}"
         if kind == "fatal":  # a bug, not a user error: keep its traceback in the log file
             log.error("the sink's writer failed", exc_info=error)
             message += f" (traceback in {crash_log(writer.settings)})"
-        conn.send((kind, message))
+        _send(conn, (kind, message))
 
-    while True:
-        try:
-            command, *args = conn.recv()
-        except (EOFError, OSError):  # the parent is gone: roll back and leave
-            staging.settle()
-            staging.run(writer.close)
-            return
-        if command == "write":
-            if failure is None:
-                try:
-                    staging.write(args[0])
-                except Exception as error:  # reported at the next commit
-                    failure = error
-            continue
-        if command in ("open", "commit"):
+    try:
+        while True:
             try:
-                failure = failure or staging.settle()
-                if failure is not None:
-                    raise failure
-                conn.send(("ok", staging.run(writer.open if command == "open" else writer.commit)))
-            except Exception as error:
-                reply_failure(error)
-            failure = None
-        elif command == "abandon":
-            staging.settle()
-            staging.run(writer.abandon)
-            failure = None
-            conn.send(("ok", None))
-        elif command == "close":
-            staging.settle()
-            staging.run(writer.close)
-            conn.send(("ok", None))
-            return
+                command, *args = conn.recv()
+            except (EOFError, OSError):
+                raise ParentGone from None
+            if command == "write":
+                if failure is None:
+                    try:
+                        staging.write(args[0])
+                    except Exception as error:  # reported at the next commit
+                        failure = error
+                continue
+            if command in ("open", "commit"):
+                try:
+                    failure = failure or staging.settle()
+                    if failure is not None:
+                        raise failure
+                    result = staging.run(writer.open if command == "open" else writer.commit)
+                except Exception as error:
+                    reply_failure(error)
+                else:
+                    _send(conn, ("ok", result))
+                failure = None
+            elif command == "abandon":
+                staging.settle()
+                staging.run(writer.abandon)
+                failure = None
+                _send(conn, ("ok", None))
+            elif command == "close":
+                staging.settle()
+                staging.run(writer.close)
+                _send(conn, ("ok", None))
+                return
+    except ParentGone:  # roll back (closing without commit) and leave, quietly
+        staging.settle()
+        staging.run(writer.close)
 
 
 def crash_log(settings: Settings):
@@ -202,12 +226,10 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, delay=True)  # the file appears with the first failure
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("stack").addHandler(handler)
-    writer = SinkWriter(settings, topic)
-    try:
-        serve(Connection(fd), writer)
-    except (BrokenPipeError, ConnectionResetError):  # the parent went away mid-reply
-        writer.close()
+    root = logging.getLogger("stack")
+    root.addHandler(handler)
+    root.propagate = False  # to the file only: the parent tells the user, in one line
+    serve(Connection(fd), SinkWriter(settings, topic))
     os._exit(0)  # the database thread holds nothing worth waiting for
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -139,7 +140,9 @@ def stop_services(
     settings: Settings, *, wipe: bool = False, on_event: OnEvent | None = None
 ) -> ServicesReport:
     """`stack down`: stop every service; with `wipe`, then delete everything the stack keeps
-    (the backend's data, the DuckDB warehouse), after a notice that says what."""
+    (the backend's data; the stack's own files, whatever the backend: the DuckDB warehouse and
+    the window totals' state, which is derived from Kafka's topics and must go with them),
+    after a notice that says what."""
     report = Reporter("services", on_event, log)
     started = time.monotonic()
     from stack.orchestration import lifecycle
@@ -154,13 +157,24 @@ def stop_services(
         summary.actions.append(ServiceAction(name, what))
         report.item(name, what)
     if wipe:
-        targets = [*map(str, backend.data_paths()), *lifecycle.airflow_data(settings)]
-        if settings.warehouse_duckdb_path.exists():
-            targets.append(str(settings.warehouse_duckdb_path))
+        own = [
+            path
+            for path in (settings.quix_state_dir, settings.warehouse_duckdb_path)
+            if path.exists()
+        ]
+        targets = [
+            *map(str, backend.data_paths()),
+            *lifecycle.airflow_data(settings),
+            *map(str, own),
+        ]
         report.notice("deleting: " + (", ".join(targets) or "nothing stored"))
         backend.wipe()
         lifecycle.wipe_airflow(settings)
-        settings.warehouse_duckdb_path.unlink(missing_ok=True)
+        for path in own:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
         summary.deleted = targets
     record_backend(settings, None)
     summary.seconds = time.monotonic() - started

@@ -11,10 +11,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
+from confluent_kafka import Producer
 
 from stack.realtime.generator import TransactionGenerator
+from stack.realtime.producer import producer_config
 from stack.settings import PROJECT_ROOT, Settings
 from tests.helpers import query
 
@@ -53,6 +56,24 @@ def expected_run(
         else:
             expected.malformed[message.kind] = expected.malformed.get(message.kind, 0) + 1
     return expected
+
+
+def produce_args(count: int, seed: int, *, rate: float = 0, bad_ratio: float = 0.0) -> list[str]:
+    """`stack produce` arguments for a seeded run from START (what `expected_run` replays)."""
+    args = ["produce", "--count", str(count), "--seed", str(seed), "--start", START.isoformat()]
+    if rate:
+        args += ["--rate", str(rate)]
+    if bad_ratio:
+        args += ["--bad-ratio", str(bad_ratio)]
+    return args
+
+
+def send(settings: Settings, messages: list[tuple[bytes | None, bytes | None]]) -> None:
+    """Produce (key, value) messages, in this order, to the settings' topic."""
+    producer = Producer(producer_config(settings))
+    for key, value in messages:
+        producer.produce(settings.transactions_topic, value, key)
+    assert producer.flush(30) == 0
 
 
 def sink_state(settings: Settings) -> dict[str, tuple[int, str]]:
@@ -123,3 +144,21 @@ def sink_count(settings: Settings) -> int:
         return query(settings, "SELECT count(*) FROM transactions_sink")[0][0]
     except psycopg.errors.UndefinedTable:
         return 0
+
+
+def children_of(settings: Settings, command: str = "") -> list[int]:
+    """Processes started for this test's consumer group (by their environment), whose command
+    line holds `command`."""
+    marker = f"CONSUMER_GROUP={settings.consumer_group}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and marker in (entry / "environ").read_bytes().split(b"\0")
+                and command.encode() in (entry / "cmdline").read_bytes()
+            ):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found

@@ -14,6 +14,7 @@ from stack.settings import PROJECT_ROOT
 from tests.helpers import run_stack
 from tests.realtime.helpers import (
     START,
+    children_of,
     dlq_reasons,
     expected_run,
     finish,
@@ -51,19 +52,6 @@ def writer_connections(settings) -> int:
         "SELECT count(*) FROM pg_stat_activity WHERE datname ="
         " current_database() AND pid <> pg_backend_pid()",
     )[0][0]
-
-
-def children_of(settings) -> list[int]:
-    """Processes started for this test's consumer group (by their environment)."""
-    marker = f"CONSUMER_GROUP={settings.consumer_group}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return found
 
 
 def test_consumer_killed_mid_stream_loses_and_duplicates_nothing(settings):

@@ -8,13 +8,11 @@ import random
 from datetime import datetime, timedelta
 
 import orjson
-from confluent_kafka import Producer
 
 from stack.realtime.generator import TransactionGenerator
-from stack.realtime.producer import producer_config
 from stack.realtime.topics import ensure_topic
 from tests.helpers import run_stack
-from tests.realtime.helpers import START, query, sink_state, window_mismatches
+from tests.realtime.helpers import START, query, send, sink_state, window_mismatches
 
 STATUSES = ("authorized", "captured", "refunded")
 
@@ -37,13 +35,6 @@ def versions_of(value: bytes) -> list[bytes]:
             )
         )
     return out
-
-
-def send(settings, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer(producer_config(settings))
-    for key, value in messages:
-        producer.produce(settings.transactions_topic, value, key)
-    assert producer.flush(30) == 0
 
 
 def test_newest_version_wins_whatever_the_order_and_replays_change_nothing(settings):

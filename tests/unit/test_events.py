@@ -137,3 +137,75 @@ def test_amounts_become_exact_cents():
         1,
         99999999,
     ]
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        1772366400,  # unix seconds, as a JSON number
+        1772366400.25,
+        "1772366400",  # ... and as text
+        "2026-03-01",  # a date without a time
+        "2026-03-01T12:00:00+01",  # an offset without minutes
+    ],
+)
+def test_timestamps_must_be_iso_8601_text_with_an_offset(created_at):
+    message = good_message()
+    event = {**orjson.loads(message.value), "created_at": created_at, "event_time": created_at}
+    result = validate(message.key, orjson.dumps(event))
+    assert isinstance(result, Rejected) and result.reason == "bad_timestamp", result
+
+
+def test_iso_8601_variants_are_accepted_and_read_exactly():
+    message = good_message()
+    for text, expected in [
+        ("2026-03-01T12:00:00.123456789Z", datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-03-01 13:00:00+01:00", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+        ("2026-03-01T12:00Z", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+    ]:
+        event = {**orjson.loads(message.value), "created_at": text, "event_time": text}
+        result = validate(message.key, orjson.dumps(event))
+        assert not isinstance(result, Rejected), (text, result)
+        assert result["created_at"] == expected
+
+
+def test_a_field_given_twice_is_refused():
+    message = good_message()
+    for duplicated in (b'"amount":"1.00",', b'"version":1,', b'"status" : "captured",'):
+        payload = b"{" + duplicated + message.value[1:]
+        result = validate(message.key, payload)
+        assert isinstance(result, Rejected) and result.reason == "duplicate_field", result
+        assert duplicated.split(b'"')[1].decode() in result.detail
+    # an escaped quote in a value is not a duplicate (the exact check runs, and passes)
+    event = {**orjson.loads(message.value), "customer_name": 'Conan "The" O\'Brien'}
+    assert not isinstance(validate(message.key, orjson.dumps(event)), Rejected)
+
+
+def test_events_dated_beyond_the_clock_skew_after_their_message_are_refused():
+    message = good_message()
+    event = orjson.loads(message.value)
+    sent_ms = int(datetime.fromisoformat(event["created_at"]).timestamp() * 1000)
+    within = validate(message.key, message.value, sent_ms - 3_500_000)
+    assert not isinstance(within, Rejected), within
+    beyond = validate(message.key, message.value, sent_ms - 3_700_000)
+    assert isinstance(beyond, Rejected) and beyond.reason == "future_timestamp", beyond
+    assert "created_at" in beyond.detail
+    assert validate(message.key, message.value, sent_ms - 70_000, clock_skew_s=60).reason == (
+        "future_timestamp"
+    )
+    # an update whose own time is far ahead names event_time
+    later = {**event, "version": 2, "event_time": "2099-01-01T00:00:00Z"}
+    refused = validate(message.key, orjson.dumps(later), sent_ms)
+    assert refused.reason == "future_timestamp" and "event_time" in refused.detail
+    # a message without a timestamp is judged by this machine's clock
+    future = {**event, "created_at": "2099-01-01T00:00:00Z", "event_time": "2099-01-01T00:00:00Z"}
+    assert validate(message.key, orjson.dumps(future)).reason == "future_timestamp"
+    assert validate(message.key, orjson.dumps(future), -1).reason == "future_timestamp"
+
+
+def test_every_reason_is_documented():
+    from stack.settings import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "realtime.md").read_text()
+    for reason in REASONS:
+        assert f"| `{reason}` |" in doc, reason
