@@ -6,6 +6,10 @@ binary); let real bugs surface as tracebacks.
 
 from __future__ import annotations
 
+# The exit code of a run in which the stack failed on some item (a file, a message) through a
+# bug, not the input: that item is kept aside, the others were processed as usual.
+EXIT_INTERNAL = 4
+
 
 class StackError(Exception):
     """A problem the user can act on. `exit_code` is what the CLI exits with."""

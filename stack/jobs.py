@@ -139,8 +139,9 @@ def ingest(
     settings: Settings, *, idle_timeout: float = IDLE_TIMEOUT, on_event: OnEvent | None = None
 ) -> JobReport:
     """Batch ingest of the incoming folder, then consume what waits in Kafka until caught up
-    and idle. Exit code: the batch ingest's (1 when files or rows were rejected); dead-lettered
-    events are not an error (they are kept in transactions_dlq)."""
+    and idle. Exit code: the highest of the batch ingest's (1 when files or rows were rejected,
+    4 when the stack failed on a file) and the consume's (4 when it failed on a message);
+    events dead-lettered for their content are not an error (they are kept in transactions_dlq)."""
     steps = _Steps("ingest", on_event)
     _ingest_steps(steps, settings, idle_timeout)
     return steps.report
@@ -155,11 +156,12 @@ def _ingest_steps(steps: _Steps, settings: Settings, idle_timeout: float) -> Non
         ),
     )
     steps.report.exit_code = max(steps.report.exit_code, batch.exit_code)
-    steps.run(
+    consumed = steps.run(
         "realtime consume",
         lambda: consume_until_idle(settings, idle_timeout=idle_timeout, on_event=steps.on_event),
         lambda done: f"{done.messages:,} messages",
     )
+    steps.report.exit_code = max(steps.report.exit_code, consumed.exit_code)
 
 
 def demo(

@@ -114,5 +114,16 @@ def ingest_batch() -> dict:
 
 @task
 def consume() -> dict:
-    """What waits in Kafka into PostgreSQL, until caught up and idle."""
-    return _run("consume_until_idle")
+    """What waits in Kafka into PostgreSQL, until caught up and idle; dead-lettered events do
+    not fail it. A message the stack failed on (exit code 4: a bug; dead-lettered as
+    internal_error, the others written) fails the task without retry, as for a file."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    consumed = _run("consume_until_idle")
+    if consumed["exit_code"] == 4:
+        raise AirflowFailException(
+            f"consume failed on {consumed['reasons']['internal_error']} message(s) with an "
+            "internal error (dead-lettered as internal_error; the others were written; "
+            "tracebacks in STACK_HOME/logs/sink-writer.log)"
+        )
+    return consumed

@@ -30,10 +30,10 @@ from stack.batch.pdf_ingest import write_document
 from stack.batch.pdf_parse import FailedPdf, ParsedPdf, PdfLimits
 from stack.batch.pdf_workers import Crashed, parse_pdfs, start_parsers_early
 from stack.batch.quarantine import quarantine
-from stack.batch.reasons import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTS, BadFile, one_line
+from stack.batch.reasons import EXIT_OK, EXIT_REJECTS, BadFile, one_line
 from stack.batch.schema import ensure_schema
 from stack.db import connect
-from stack.errors import ServiceError, StackError
+from stack.errors import EXIT_INTERNAL, ServiceError, StackError
 from stack.progress import OnEvent, Reporter
 from stack.settings import Settings
 

@@ -63,7 +63,7 @@ EXIT_CODES: dict[int, str] = {
     4: "an internal error on some file (status error; the other files were processed)",
     130: "interrupted",
 }
-EXIT_OK, EXIT_REJECTS, EXIT_INTERNAL = 0, 1, 4
+EXIT_OK, EXIT_REJECTS = 0, 1
 
 
 def one_line(text: str) -> str:

@@ -17,6 +17,9 @@ def _finish(summary, json_: bool) -> None:
         print_json(summary.to_dict())
     else:
         print_summary(summary)
+    code = getattr(summary, "exit_code", 0)  # consume: 4 when the stack failed on a message
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -25,8 +25,9 @@ import psycopg
 from quixstreams import Application
 
 from stack.db import connect
-from stack.errors import ServiceError, StackError
+from stack.errors import EXIT_INTERNAL, ServiceError, StackError
 from stack.progress import OnEvent, Reporter
+from stack.realtime.events import INTERNAL_ERROR
 from stack.realtime.runner import KafkaOutage, QuietKafkaLogs, StopWhen, keep_running
 from stack.realtime.sink import TransactionsSink
 from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic
@@ -53,6 +54,14 @@ class ConsumeSummary(Summary):
     messages_per_s: int = 0  # from the first message to the last commit
     stopped_by: str = "signal"  # idle | max_messages | signal
     windows: WindowsSummary | None = None
+
+    derived = ("exit_code",)
+
+    @property
+    def exit_code(self) -> int:
+        """0; or 4 when the stack failed on some message (a bug: dead-lettered as
+        `internal_error`, the others were written as usual). Input rejects are not an error."""
+        return EXIT_INTERNAL if self.reasons.get(INTERNAL_ERROR) else 0
 
 
 def consume(

@@ -23,6 +23,7 @@ checked by strict patterns and kept as text; PostgreSQL converts them (`::uuid`,
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal, NamedTuple
@@ -46,6 +47,11 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # How far into the future (by the Kafka timestamp of its message) an event may be dated: the
 # default of the EVENT_CLOCK_SKEW_SECONDS setting. Later ones would move the window forward.
 DEFAULT_CLOCK_SKEW_S = 3600.0
+# The dead-letter reason of a message the stack itself failed on (kept apart from input
+# rejects: `stack consume` exits 4 when there is one).
+INTERNAL_ERROR = "internal_error"
+
+log = logging.getLogger(__name__)
 
 # ISO 4217 codes of circulating currencies (no funds, metals, test or "no currency" codes).
 ISO_4217 = [
@@ -274,6 +280,8 @@ REASONS = {
     # Decided by the sink against the transaction's stored row, not by validate():
     "conflicting_update": "a later version changes the merchant, amount or created_at of its "
     "transaction (every version must carry those of the first)",
+    # Not the input's fault: kept apart from the rejects above.
+    INTERNAL_ERROR: "the stack failed on this message (a bug: the traceback is in the log)",
 }
 
 
@@ -370,8 +378,23 @@ def validate(
 
     `timestamp_ms` is the message's Kafka timestamp: an event dated more than `clock_skew_s`
     after it is refused (without a timestamp, this machine's clock stands in). The first rule
-    broken decides the reason.
+    broken decides the reason. A message the stack fails on (a bug, not the input) is
+    dead-lettered as `internal_error` and the rest go on; its traceback goes to the log.
     """
+    try:
+        return _validate(key, payload, timestamp_ms, clock_skew_s)
+    except Exception as error:
+        log.error(
+            "a message failed validation through a bug in the stack (dead-lettered as %s)",
+            INTERNAL_ERROR,
+            exc_info=error,
+        )
+        return Rejected(INTERNAL_ERROR, f"the stack failed on this message: {error!r}"[:500])
+
+
+def _validate(
+    key: bytes | None, payload: bytes | None, timestamp_ms: int | None, clock_skew_s: float
+) -> TransactionEvent | Rejected:
     if payload is None:
         return Rejected("not_json", "the message has no value (a tombstone)")
     if len(payload) > MAX_PAYLOAD_BYTES:

@@ -17,6 +17,12 @@ class StreamSummary(Summary):
     produced: ProduceSummary
     consumed: ConsumeSummary
 
+    derived = ("exit_code",)
+
+    @property
+    def exit_code(self) -> int:
+        return self.consumed.exit_code
+
 
 def stream(
     settings: Settings,

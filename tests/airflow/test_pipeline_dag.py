@@ -7,6 +7,7 @@ import stack.jobs
 from stack.db import connect
 from stack.tables import SOURCE_NAMES
 from tests.airflow.runs import run_dag
+from tests.realtime.helpers import send, with_injected_bug
 from tests.warehouse.helpers import assert_duckdb_equals_source
 
 
@@ -52,3 +53,25 @@ def test_a_file_the_ingest_crashes_on_fails_the_task_without_retry(
     with connect(settings) as conn:
         statuses = dict(conn.execute("SELECT kind, status FROM ingest_files").fetchall())
     assert statuses["csv"] == "error" and "failed" not in statuses.values()
+
+
+def test_a_message_the_stack_fails_on_fails_consume_without_retry(
+    dagbag, kafka, settings, task_env, monkeypatch
+):
+    """The same for a message: the writer child (a process of its own) fails on one message
+    (tests/realtime/inject_bug), which is dead-lettered; `consume` fails, once."""
+    stack.jobs.produce(settings, count=30, seed=8)
+    send(settings, [(b"bug", b"{}")])
+    stack.jobs.generate_batch(settings, months="2026-01", rows_per_month=10, pdfs_per_month=0)
+    monkeypatch.setenv("PYTHONPATH", with_injected_bug())
+    task_env(settings)
+
+    run = run_dag(dagbag, "stack_pipeline")
+
+    assert run.state == "failed"
+    assert run.tasks["consume"] == ("failed", 1)
+    assert run.tasks["ingest_batch"][0] == "success"
+    with connect(settings) as conn:
+        reasons = dict(conn.execute("SELECT reason, count(*) FROM transactions_dlq GROUP BY 1"))
+        sink = conn.execute("SELECT count(*) FROM transactions_sink").fetchall()[0][0]
+    assert reasons == {"internal_error": 1} and sink > 0

@@ -104,6 +104,15 @@ def window_mismatches(settings: Settings) -> list[tuple]:
     )
 
 
+# A directory for PYTHONPATH that makes every process fail on the message keyed `bug`.
+INJECT_BUG = Path(__file__).parent / "inject_bug"
+
+
+def with_injected_bug() -> str:
+    """PYTHONPATH with INJECT_BUG first."""
+    return os.pathsep.join([str(INJECT_BUG), os.environ.get("PYTHONPATH", "")])
+
+
 def stack_env(settings: Settings) -> dict[str, str]:
     """The environment of a child that runs the stack: the settings, and the checkout on the
     path (a script run by its path imports `stack` from here, installed or not)."""

@@ -1,12 +1,12 @@
 """A bounded, seeded mutation test of the event validation: whatever the bytes, validate()
-returns an event or a documented reason, never raises."""
+returns an event or a documented reason of the input, never an internal error."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from stack.realtime.events import REASONS, Rejected, validate
+from stack.realtime.events import INTERNAL_ERROR, REASONS, Rejected, validate
 from stack.realtime.generator import TransactionGenerator
 from tests.mutations import mutants
 from tests.realtime.helpers import START
@@ -21,6 +21,7 @@ def test_mutated_events_are_events_or_documented_rejects():
         result = validate(key, value, now_ms)
         if type(result) is Rejected:
             assert result.reason in REASONS and result.detail, (kind, key, value, result)
+            assert result.reason != INTERNAL_ERROR, (kind, key, value, result)  # a bug
             outcomes[result.reason] = outcomes.get(result.reason, 0) + 1
         else:
             assert key == result["transaction_id"].encode(), (kind, key, value)
