@@ -57,6 +57,13 @@ def load_questions(path: Path | None = None) -> list[Question]:
             raise StackError(f"{path}: item {number} has no `question`")
         if not item.get("refuse") and not item.get("gold_sql"):
             raise StackError(f"{path}: item {number} ({item.get('id')}) needs gold_sql or refuse")
+        loose = unordered_keys(item.get("gold_sql"))
+        if loose:
+            raise StackError(
+                f"{path}: item {number} ({item.get('id')}): gold_sql orders its groups but not by "
+                f"{', '.join(loose)}: groups that tie would come in any order, so the gold rows "
+                "(and a LIMIT's pick) change from run to run; add them to the ORDER BY"
+            )
         questions.append(
             Question(
                 id=str(item.get("id") or number),
@@ -67,6 +74,37 @@ def load_questions(path: Path | None = None) -> list[Question]:
             )
         )
     return questions
+
+
+def unordered_keys(sql: str | None) -> list[str]:
+    """GROUP BY keys of an ordered gold query that its ORDER BY leaves out (DuckDB SQL).
+
+    The group keys make the rows unique, so ordering by all of them is a total order; without
+    it, ordered comparison and LIMIT depend on how the engine's threads happened to run."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        tree = sqlglot.parse_one(sql or "", read="duckdb")
+    except ParseError:
+        return []  # the guard reports it when the question runs
+    if not isinstance(tree, exp.Select) or not tree.args.get("order") or not tree.args.get("group"):
+        return []
+    selected = tree.expressions
+    aliases = {s.alias.lower(): s.this for s in selected if isinstance(s, exp.Alias)}
+
+    def key(node: exp.Expression) -> str:
+        if isinstance(node, exp.Literal) and node.is_int and 0 < int(node.this) <= len(selected):
+            node = selected[int(node.this) - 1]
+        elif isinstance(node, exp.Column) and not node.table and node.name.lower() in aliases:
+            node = aliases[node.name.lower()]
+        if isinstance(node, exp.Alias):
+            node = node.this
+        return node.sql(dialect="duckdb").lower()
+
+    ordered = {key(item.this) for item in tree.args["order"].expressions}
+    return [key(g) for g in tree.args["group"].expressions if key(g) not in ordered]
 
 
 def normalize(value: object) -> object:

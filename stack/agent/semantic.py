@@ -324,7 +324,7 @@ class SemanticLayer:
                 dt.datetime.combine(query.start, dt.time()) if query.start else None
             ),
             time_constraint_end=(dt.datetime.combine(query.end, dt.time()) if query.end else None),
-            order_by_names=query.order_by or None,
+            order_by_names=_tie_broken(query) or None,
             limit=query.limit,
         )
         try:
@@ -346,6 +346,15 @@ class SemanticLayer:
             raise SemanticError(f"filter on {item.dimension} without values")
         operator = f"= {values}" if len(item.values) == 1 else f"IN ({values})"
         return f"{{{{ {call}('{info.name}') }}}} {operator}"
+
+
+def _tie_broken(query: MetricQuery) -> list[str]:
+    """The query's order, then its group-by names: rows that tie on the order (two reasons
+    with as many dead letters) come in one order, so a LIMIT keeps the same ones every run."""
+    if not query.order_by and not query.limit:
+        return []
+    named = {name.lstrip("-") for name in query.order_by}
+    return query.order_by + [name for name in query.group_by if name not in named]
 
 
 @functools.lru_cache(maxsize=4)

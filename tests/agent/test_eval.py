@@ -3,9 +3,12 @@ warehouse from another seed and months than the question set was written on."""
 
 from __future__ import annotations
 
+import pytest
+
 from stack.agent.eval import compare, evaluate, load_questions
 from stack.agent.graph import Answer, DocumentCitation, QueryCitation
 from stack.agent.guard import check
+from stack.errors import StackError
 
 
 def test_the_question_set_has_forty_questions_of_every_kind():
@@ -14,6 +17,21 @@ def test_the_question_set_has_forty_questions_of_every_kind():
     assert len(questions) >= 40
     kinds = {q.category for q in questions}
     assert {"metric", "filter", "date", "document", "refusal"} <= kinds
+
+
+def test_a_gold_query_whose_order_leaves_ties_is_refused(tmp_path):
+    path = tmp_path / "questions.yaml"
+    ranked = "SELECT reason, count(*) AS n FROM staging.stg_realtime__dead_letters GROUP BY reason"
+    path.write_text(
+        f"- id: monthly\n  question: q\n  gold_sql: SELECT date_trunc('month', d) AS m, "
+        "count(*) FROM t GROUP BY 1 ORDER BY m\n"
+        f"- id: broken-tie\n  question: q\n  gold_sql: {ranked} ORDER BY n DESC, 1 LIMIT 1\n"
+    )
+    assert [q.id for q in load_questions(path)] == ["monthly", "broken-tie"]
+
+    path.write_text(f"- id: tie\n  question: q\n  gold_sql: {ranked} ORDER BY n DESC LIMIT 1\n")
+    with pytest.raises(StackError, match=r"questions.yaml: item 1 \(tie\): .* not by reason"):
+        load_questions(path)
 
 
 def test_comparison_is_set_and_multiset_with_order_only_when_asked():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.agent.eval import compare
+from stack.agent.eval import compare, unordered_keys
 from stack.agent.graph import Agent
 from tests.agent.conftest import INJECTED_PATH
 
@@ -81,6 +81,26 @@ def test_top_n_and_time_grains(offline, warehouse_rows):
         "dead letters by reason",
         "SELECT reason, count(*) FROM staging.stg_realtime__dead_letters GROUP BY 1",
     )
+
+
+def test_a_ranking_breaks_ties_by_what_it_ranks(offline, warehouse_rows):
+    # Dead letters cycle through their reasons: the first reasons tie for the most. Unbroken,
+    # `ORDER BY dead_letters DESC LIMIT 1` picks one of them as DuckDB's threads happen to run.
+    tied = warehouse_rows(
+        "SELECT reason FROM staging.stg_realtime__dead_letters GROUP BY reason "
+        "QUALIFY count(*) = max(count(*)) OVER ()"
+    )
+    assert len(tied) > 1
+
+    answer = check_answer(
+        offline,
+        warehouse_rows,
+        "Which reason has the most dead letters?",
+        "SELECT reason, count(*) AS n FROM staging.stg_realtime__dead_letters GROUP BY reason "
+        "ORDER BY n DESC, reason LIMIT 1",
+        ordered=True,
+    )
+    assert unordered_keys(answer.queries[-1].sql) == []
 
 
 def test_document_searches_use_the_index_with_filters(offline, warehouse_rows):
