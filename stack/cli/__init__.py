@@ -57,11 +57,10 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except Exception as error:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+    except typer.TyperException as error:
+        # Usage errors (an unknown command or option, a value of the wrong type) carry their
+        # own message and exit code (2). Typer vendors click since 0.26: these are not
+        # `click.ClickException`s, so catch typer's own root.
+        error.show()
+        sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

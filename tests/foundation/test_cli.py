@@ -42,6 +42,22 @@ def test_sql_error_is_one_line_without_traceback(stack_cli):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("topics",), "No such command 'topics'"),
+        (("batch", "nope"), "No such command 'nope'"),
+        (("consume", "--nope"), "No such option: --nope"),
+        (("produce", "--count", "abc"), "valid integer"),
+    ],
+)
+def test_a_usage_error_is_one_message_and_exit_2(stack_cli, args, says):
+    result = stack_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_config_masks_the_password(stack_cli, settings):
     secret = "pw-that-must-not-show-7f3a"
     result = stack_cli("config", "--json", check=True, extra_env={"POSTGRES_PASSWORD": secret})
