@@ -41,8 +41,9 @@ DEMO_SEED = 7
 # byte for byte, so a rerun changes nothing (with `now`, the same transaction ids would come
 # back with other times: updates that conflict with the stored rows, dead-lettered).
 DEMO_START = datetime(2026, 1, 1, tzinfo=UTC)
-# How long the consume step waits, once caught up, to be sure nothing more comes.
-IDLE_TIMEOUT = 5.0
+# How long the consume step waits, once caught up, to be sure nothing more comes: what it
+# consumes was produced before it started, so a second is enough.
+IDLE_TIMEOUT = 1.0
 
 # --- the jobs, one each -----------------------------------------------------------------------
 # Each is the pipeline's own entry point, imported when first used (PEP 562): the same function,
