@@ -202,14 +202,15 @@ class TransactionsSink(BaseSink):
         if self.writer_deaths > MAX_WRITER_DEATHS:
             raise StackError(
                 f"{error}, {self.writer_deaths} times in a row without a commit: giving up "
-                f"(nothing after the last commit was committed; see {crash_log(self.settings)})"
+                "(no offsets were committed after the last checkpoint; see "
+                f"{crash_log(self.settings)})"
             )
         if self.writer is not None:
             self.writer.close()
         delay = backoff(self.writer_deaths)
         self._notice(
-            f"{error}; nothing after the last commit was committed: started a new one, the "
-            f"messages since come again in {delay:.1f} s"
+            f"{error}; its open batch rolled back, and no offsets moved since the last "
+            f"checkpoint: started a new one, the messages since come again in {delay:.1f} s"
         )
         self.writer = WriterClient(self.settings, self.topic)
         self._ask_writer(self.writer.open)  # PostgreSQL down too: the next commit says so
@@ -235,8 +236,8 @@ class TransactionsSink(BaseSink):
     def _report_retry(self, reason: str) -> float:
         delay = backoff(self.failures)
         self._notice(
-            f"PostgreSQL unavailable ({reason}); nothing committed, offsets held, "
-            f"retrying in {delay:.1f} s"
+            f"PostgreSQL unavailable ({reason}); offsets held (what came since the last "
+            f"checkpoint comes again), retrying in {delay:.1f} s"
         )
         return delay
 
