@@ -160,9 +160,18 @@ def _ingest_steps(steps: _Steps, settings: Settings, idle_timeout: float) -> Non
     consumed = steps.run(
         "realtime consume",
         lambda: consume_until_idle(settings, idle_timeout=idle_timeout, on_event=steps.on_event),
-        lambda done: f"{done.messages:,} messages",
+        lambda done: f"{done.messages:,} messages; {waited(done)}",
     )
     steps.report.exit_code = max(steps.report.exit_code, consumed.exit_code)
+
+
+def waited(summary: ConsumeSummary) -> str:
+    """What a consume waited for, in seconds: the step is mostly waiting when little comes."""
+    seconds = summary.waited
+    line = f"waited {seconds['start']:.1f} s to join, {seconds['idle']:.1f} s idle"
+    if summary.windows is not None:
+        line += f", {seconds['windows']:.1f} s for the window totals"
+    return line
 
 
 def demo(
