@@ -222,6 +222,9 @@ class SinkWriter:
         self.conn = connect(self.settings)
         ensure_schema(self.conn)
         self.conn.execute(SETUP_STAGES)
+        # Batches commit without waiting for the WAL flush (visible at once, cheap); `sync()`
+        # makes them durable before Kafka may commit their offsets.
+        self.conn.execute("SET synchronous_commit TO off")
         self.conn.commit()
 
     def write(self, messages: list[RawMessage]) -> None:
@@ -271,6 +274,14 @@ class SinkWriter:
             self.conn.commit()
         done, self.pending = self.pending, WriteCounts()
         return done
+
+    def sync(self) -> None:
+        """Make every batch committed so far durable: one synchronous commit of a transaction
+        with an id waits for the WAL flush up to its commit record, which follows theirs."""
+        if self.conn is not None and not self.conn.closed:
+            self.conn.execute("SET LOCAL synchronous_commit TO on")
+            self.conn.execute("SELECT pg_current_xact_id()")
+            self.conn.commit()
 
     def abandon(self) -> None:
         """Forget the open transaction (after an error): roll back, drop the connection."""

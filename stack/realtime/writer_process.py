@@ -216,6 +216,13 @@ class _Batches:
             self.failure = error
             self.writer.abandon()
 
+    def _sync(self) -> None:
+        try:
+            self.writer.sync()
+        except Exception:
+            self.writer.abandon()  # a new connection next time: PostgreSQL may be gone
+            raise
+
     def _answer(self, barrier: _Barrier) -> None:
         failure, counts = self.failure, self.counts
         self.failure, self.counts = None, WriteCounts()
@@ -225,7 +232,12 @@ class _Batches:
         try:
             if failure is not None:
                 raise failure
-            barrier.result = barrier.action() if barrier.action else counts
+            if barrier.action is not None:
+                barrier.result = barrier.action()
+            else:
+                if not barrier.forget:  # a commit: Kafka commits the offsets once it returns
+                    self._sync()
+                barrier.result = counts
         except BaseException as error:  # reported to the sink by the thread that waits
             barrier.error = error
         barrier.done.set()
