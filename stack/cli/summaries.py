@@ -62,6 +62,19 @@ def consumed_line(summary: ConsumeSummary) -> str:
             f"\nwindow totals: {windows.messages:,} messages, "
             f"{windows.window_updates:,} row updates, {windows.late_events} late events"
         )
+    waited = summary.waited
+    if waited:
+        line += (
+            f"\nwaited {waited['start']:.1f} s to start and join the group, "
+            f"{waited['idle']:.1f} s after the last commit to be sure nothing more came"
+            + (
+                f", {waited['windows']:.1f} s for the window totals to catch up (they took "
+                f"{summary.windows.waited.get('start', 0):.1f} s to start and were idle "
+                f"{summary.windows.waited.get('idle', 0):.1f} s at the end)"
+                if summary.windows
+                else ""
+            )
+        )
     return line
 
 

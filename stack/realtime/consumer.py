@@ -54,6 +54,10 @@ class ConsumeSummary(Summary):
     messages_per_s: int = 0  # from the first message to the last commit
     stopped_by: str = "signal"  # idle | max_messages | signal
     windows: WindowsSummary | None = None
+    # Seconds spent waiting, not consuming: "start" (to the first message: starting, joining
+    # the group), "idle" (after the last commit, to be sure that nothing more comes), and
+    # "windows" (after the sink stopped, for the window totals to catch up).
+    waited: dict[str, float] = field(default_factory=dict)
 
     derived = ("exit_code",)
 
@@ -71,7 +75,7 @@ def consume(
     max_messages: int | None = None,
     windows: bool = True,
     commit_interval: float = 1.0,
-    chunk_size: int = 10_000,
+    ship_every: float = 0.005,
     ready_to_stop: Callable[[], bool] = lambda: True,
     on_event: OnEvent | None = None,
 ) -> ConsumeSummary:
@@ -82,11 +86,14 @@ def consume(
     Without any of them it runs until signalled. A `progress` event (messages committed so
     far) follows each commit; PostgreSQL retries are `notice` events (and log warnings);
     `ready_to_stop()` must hold too before an idle stop (`stack stream`: the producer is done).
+    Rows are committed as they come (the writer batches whatever comes while it writes);
+    `ship_every` is the longest a message waits before the writer sees it.
     """
     if (idle_timeout is not None and idle_timeout < 0) or (
         max_messages is not None and max_messages < 1
     ):
         raise StackError("--idle-timeout must be >= 0 and --max-messages >= 1")
+    called = time.monotonic()
     report = Reporter("consume", on_event, log)
     check_postgres_settings(settings)
     partitions = ensure_topic(settings)
@@ -103,7 +110,7 @@ def consume(
     sink = TransactionsSink(
         settings,
         settings.transactions_topic,
-        chunk_size=chunk_size,
+        ship_every=ship_every,
         on_committed=committed,
         on_notice=report.notice,
     )
@@ -165,6 +172,11 @@ def consume(
         except BaseException:  # interrupted while waiting: do not leave it behind
             window_process.stop()
             raise
+    waited = {
+        "start": (stopper.first_at or ended) - called,
+        "idle": ended - (sink.last_commit_at or stopper.first_at or ended),
+        "windows": time.monotonic() - ended if window_process is not None else 0.0,
+    }
     totals = sink.committed
     sink_rows = dlq_rows = None  # unknown when PostgreSQL is down at the end
     with contextlib.suppress(StackError, psycopg.Error), connect(settings) as conn:
@@ -187,6 +199,7 @@ def consume(
         messages_per_s=round(totals.messages / busy) if busy > 0 else 0,
         stopped_by=stopped_by,
         windows=window_summary,
+        waited={what: round(seconds, 2) for what, seconds in waited.items()},
     )
 
 

@@ -2,16 +2,20 @@
 
 Crash safety rests on Quix's checkpoint protocol: at each checkpoint Quix calls `flush()` on
 every sink and commits the Kafka offsets only if all flushes returned. `flush()` returns
-only after the PostgreSQL transaction holding every message of the checkpoint committed.
+only after every message of the checkpoint is committed in PostgreSQL.
 When PostgreSQL cannot be reached it raises `SinkBackpressureError`: Quix commits nothing,
 seeks the partitions back to the checkpoint's first offsets and pauses them for the backoff,
 and the same messages come again. So a crash at any instant (SIGKILL included) loses nothing
 (offsets never run ahead of committed rows) and duplicates nothing (the upsert keeps the
 newest version; dead-letter rows are unique per topic/partition/offset).
 
-`add()` only appends; each `chunk_size` messages the chunk goes to the writer process
-(`writer_process.py`), which validates, COPYs and upserts it inside the open transaction
-while the Quix loop keeps consuming; at `flush()` little is left but the COMMIT.
+Latency does not wait for checkpoints: `add()` only appends, and every `ship_every` seconds
+(or each `max_piece` messages) what has come goes to the writer process
+(`writer_process.py`), which validates it and writes and commits it as soon as its database
+thread is free, while the Quix loop keeps consuming. Rows are visible milliseconds after
+their message came; at `flush()`, little is left but to wait for the last batch. Rows may so
+be committed before their offsets (never the other way round): after a crash they come
+again, and the upsert makes that harmless.
 
 When the writer process dies (SIGKILL, OOM), its open transaction dies with it: the next
 `flush()` starts a new writer and backpressures, so the same messages come again, exactly as
@@ -23,6 +27,7 @@ but whose offsets Kafka did not are skipped, not counted twice.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -53,7 +58,8 @@ class TransactionsSink(BaseSink):
         settings: Settings,
         topic: str,
         *,
-        chunk_size: int = 10_000,
+        ship_every: float = 0.005,
+        max_piece: int = 10_000,
         on_committed: Callable[[WriteCounts], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
@@ -62,7 +68,11 @@ class TransactionsSink(BaseSink):
         )
         self.settings = settings
         self.topic = topic
-        self.chunk_size = chunk_size
+        self.ship_every = ship_every
+        self.max_piece = max_piece
+        self._lock = threading.Lock()  # the buffer and the socket: add() and the shipper
+        self._shipper: threading.Thread | None = None
+        self._closed = threading.Event()
         self.on_committed = on_committed
         self.on_notice = on_notice
         self.writer: WriterClient | None = None
@@ -81,7 +91,11 @@ class TransactionsSink(BaseSink):
     def setup(self) -> None:
         if self.writer is None:
             self.writer = WriterClient(self.settings, self.topic)
-        self.writer.open()
+        if self._shipper is None:
+            self._shipper = threading.Thread(target=self._ship_often, name="sink-ship", daemon=True)
+            self._shipper.start()
+        with self._lock:
+            self.writer.open()
 
     def _connect_failed(self, error: Exception | None) -> None:
         # PostgreSQL down (or the writer dead) at start is not fatal: the first flush retries.
@@ -101,12 +115,23 @@ class TransactionsSink(BaseSink):
                     return  # committed by this sink before its Application was replaced
                 del self._replayed[partition]
         self._added[partition] = offset
-        buffer = self._buffer
-        buffer.append((key, value, partition, offset, timestamp))
-        if len(buffer) >= self.chunk_size:
-            self._ship()
+        with self._lock:
+            buffer = self._buffer
+            buffer.append((key, value, partition, offset, timestamp))
+            if len(buffer) >= self.max_piece:
+                self._ship()
+
+    def _ship_often(self) -> None:
+        """Hand what has come to the writer every `ship_every` seconds: a message waits for
+        the writer that long at most, whatever the rate (the Quix loop calls nothing while no
+        message comes)."""
+        while not self._closed.wait(self.ship_every):
+            with self._lock:
+                if self._buffer and self.writer is not None:
+                    self._ship()
 
     def _ship(self) -> None:
+        """Send the buffer to the writer (the caller holds the lock)."""
         chunk, self._buffer = self._buffer, []
         self._pending = True
         if self._lost is None:
@@ -116,6 +141,10 @@ class TransactionsSink(BaseSink):
                 self._lost = error
 
     def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if self._buffer:
             self._ship()
         if self._lost is not None:
@@ -147,13 +176,15 @@ class TransactionsSink(BaseSink):
 
     def on_paused(self) -> None:
         # Another sink backpressured: drop what we hold, Quix sends it again.
-        self._drop()
+        with self._lock:
+            self._drop()
 
     # --- recovery ----------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget what is uncommitted: the Application is being replaced, and the new one
         starts from the last committed offsets."""
-        self._drop()
+        with self._lock:
+            self._drop()
         self._replayed = dict(self._durable)
 
     def _drop(self) -> None:
@@ -171,14 +202,15 @@ class TransactionsSink(BaseSink):
         if self.writer_deaths > MAX_WRITER_DEATHS:
             raise StackError(
                 f"{error}, {self.writer_deaths} times in a row without a commit: giving up "
-                f"(nothing after the last commit was committed; see {crash_log(self.settings)})"
+                "(no offsets were committed after the last checkpoint; see "
+                f"{crash_log(self.settings)})"
             )
         if self.writer is not None:
             self.writer.close()
         delay = backoff(self.writer_deaths)
         self._notice(
-            f"{error}; nothing after the last commit was committed: started a new one, the "
-            f"messages since come again in {delay:.1f} s"
+            f"{error}; its open batch rolled back, and no offsets moved since the last "
+            f"checkpoint: started a new one, the messages since come again in {delay:.1f} s"
         )
         self.writer = WriterClient(self.settings, self.topic)
         self._ask_writer(self.writer.open)  # PostgreSQL down too: the next commit says so
@@ -204,8 +236,8 @@ class TransactionsSink(BaseSink):
     def _report_retry(self, reason: str) -> float:
         delay = backoff(self.failures)
         self._notice(
-            f"PostgreSQL unavailable ({reason}); nothing committed, offsets held, "
-            f"retrying in {delay:.1f} s"
+            f"PostgreSQL unavailable ({reason}); offsets held (what came since the last "
+            f"checkpoint comes again), retrying in {delay:.1f} s"
         )
         return delay
 
@@ -216,6 +248,8 @@ class TransactionsSink(BaseSink):
             log.warning(message)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        self._closed.set()
+        with self._lock:
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None

@@ -1,14 +1,14 @@
-"""Writing consumed messages to PostgreSQL: validate, then COPY + upsert in one transaction.
+"""Writing consumed messages to PostgreSQL: validate, then COPY + upsert, then COMMIT.
 
-A `SinkWriter` holds one connection and one open transaction per checkpoint. Each chunk of
-raw messages is validated; valid events are deduplicated (highest version per transaction
-wins within the chunk), COPYed in binary into a temp table and upserted into
-`transactions_sink` with `ON CONFLICT ... WHERE excluded.version > transactions_sink.version`
-(an older or replayed event never overwrites a newer one); rejects go to `transactions_dlq`.
-A later version that changes what every version must keep (merchant, amount, created_at) is a
-reject too (`conflicting_update`): the window totals count a transaction once, with the values
-of the first version they see, and the sink must agree with them. `commit()` makes the whole
-checkpoint durable at once: only after it may Kafka offsets be committed.
+A `SinkWriter` holds one connection. Each batch of raw messages is validated; valid events are
+deduplicated (highest version per transaction wins within the batch), COPYed in binary into a
+temp table and upserted into `transactions_sink` with `ON CONFLICT ... WHERE excluded.version >
+transactions_sink.version` (an older or replayed event never overwrites a newer one); rejects
+go to `transactions_dlq`. A later version that changes what every version must keep
+(merchant, amount, created_at) is a reject too (`conflicting_update`): the window totals count
+a transaction once, with the values of the first version they see, and the sink must agree
+with them. `commit()` makes the batch durable and visible; Kafka offsets may be committed only
+for messages whose batch has committed (writer_process.py keeps that order).
 """
 
 from __future__ import annotations
@@ -62,10 +62,11 @@ def _ids(names: tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
-# Session-local stage tables, no constraints; emptied after each chunk.
+# Session-local stage tables, no constraints; emptied by each commit (and rollback).
 SETUP_STAGES = sql.SQL(
-    "CREATE TEMP TABLE IF NOT EXISTS sink_stage ({sink});"
-    " CREATE TEMP TABLE IF NOT EXISTS dlq_stage AS SELECT {dlq} FROM transactions_dlq WITH NO DATA"
+    "CREATE TEMP TABLE IF NOT EXISTS sink_stage ({sink}) ON COMMIT DELETE ROWS;"
+    " CREATE TEMP TABLE IF NOT EXISTS dlq_stage ON COMMIT DELETE ROWS AS"
+    " SELECT {dlq} FROM transactions_dlq WITH NO DATA"
 ).format(
     sink=sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(STAGE_TYPES.get(c, "text")))
@@ -110,7 +111,6 @@ INSERT_DLQ = sql.SQL(
     "INSERT INTO transactions_dlq ({cols}) SELECT {cols} FROM dlq_stage"
     " ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING"
 ).format(cols=_ids(DLQ_COLUMNS))
-CLEAR_STAGES = sql.SQL("TRUNCATE sink_stage, dlq_stage")
 
 
 @dataclass
@@ -130,6 +130,7 @@ class WriteCounts:
             self.reasons[reason] = self.reasons.get(reason, 0) + count
 
 
+_TID_AT = EVENT_FIELDS.index("transaction_id")
 _VERSION_AT = EVENT_FIELDS.index("version")
 _KEPT_AT = tuple(EVENT_FIELDS.index(name) for name in KEPT_FIELDS)
 
@@ -152,31 +153,56 @@ def conflict_detail(version: int, stored: tuple, given: tuple) -> str:
     return "this version changes " + "; ".join(changes)
 
 
-def sort_messages(
+# A valid event of a batch: its stage row, and the raw key and value (for a dead-letter row
+# if a later step refuses it).
+Valid = tuple[tuple, bytes, bytes]
+
+
+def validate_chunk(
     messages: list[RawMessage], topic: str, clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
-) -> tuple[list[tuple], list[tuple]]:
-    """Validate a chunk: (stage rows, only the newest version of each transaction; dead-letter
-    rows). The hot loop of the consumer: keep it lean."""
-    newest: dict[str, tuple] = {}
+) -> tuple[list[Valid], list[tuple]]:
+    """Validate raw messages: (valid events, dead-letter rows). The hot loop of the consumer:
+    keep it lean."""
+    valid: list[Valid] = []
     dead: list[tuple] = []
     for key, value, partition, offset, timestamp in messages:
         event = validate(key, value, timestamp, clock_skew_s=clock_skew_s)
         if type(event) is Rejected:
             dead.append((topic, partition, offset, key, value, event.reason, event.detail))
-            continue
-        tid = event["transaction_id"]
+        else:
+            valid.append(((*event.values(), partition, offset), key, value))
+    return valid, dead
+
+
+def newest_rows(valid: list[Valid], topic: str) -> tuple[list[tuple], list[tuple]]:
+    """(stage rows: only the newest version of each transaction; dead-letter rows for later
+    versions that change what they must keep). Equal versions: the first one stays, as in the
+    upsert (a replay changes nothing)."""
+    newest: dict[str, tuple] = {}
+    dead: list[tuple] = []
+    for row, key, value in valid:
+        tid = row[_TID_AT]
         kept = newest.get(tid)
         if kept is None:
-            newest[tid] = (*event.values(), partition, offset)
-        elif event["version"] > kept[_VERSION_AT]:  # equal versions: the first one stays
-            row = (*event.values(), partition, offset)
+            newest[tid] = row
+        elif row[_VERSION_AT] > kept[_VERSION_AT]:
             old, new = tuple(kept[i] for i in _KEPT_AT), tuple(row[i] for i in _KEPT_AT)
             if old == new or _kept(old) == _kept(new):
                 newest[tid] = row
             else:
                 detail = conflict_detail(kept[_VERSION_AT], old, new)
+                partition, offset = row[-2:]
                 dead.append((topic, partition, offset, key, value, "conflicting_update", detail))
     return list(newest.values()), dead
+
+
+def sort_messages(
+    messages: list[RawMessage], topic: str, clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
+) -> tuple[list[tuple], list[tuple]]:
+    """Validate a batch: (stage rows, newest version of each transaction; dead-letter rows)."""
+    valid, dead = validate_chunk(messages, topic, clock_skew_s)
+    rows, conflicts = newest_rows(valid, topic)
+    return rows, dead + conflicts
 
 
 class SinkWriter:
@@ -196,14 +222,17 @@ class SinkWriter:
         self.conn = connect(self.settings)
         ensure_schema(self.conn)
         self.conn.execute(SETUP_STAGES)
+        # Batches commit without waiting for the WAL flush (visible at once, cheap); `sync()`
+        # makes them durable before Kafka may commit their offsets.
+        self.conn.execute("SET synchronous_commit TO off")
         self.conn.commit()
 
     def write(self, messages: list[RawMessage]) -> None:
-        """Validate and stage a chunk in the open transaction (not durable until commit)."""
+        """Validate and write a batch in the open transaction (not durable until commit)."""
         self.store(*sort_messages(messages, self.topic, self.clock_skew_s), messages)
 
     def store(self, rows: list[tuple], dead: list[tuple], chunk: list[RawMessage]) -> None:
-        """Stage a chunk already sorted by `sort_messages`."""
+        """Write a batch already sorted by `sort_messages` (`chunk`: its raw messages)."""
         self.open()
         with self.conn.cursor() as cursor:
             if rows:
@@ -221,8 +250,6 @@ class SinkWriter:
                     for row in dead:
                         copy.write_row(row)
                 cursor.execute(INSERT_DLQ)
-            if rows or dead:
-                cursor.execute(CLEAR_STAGES)
         counts = self.pending
         messages = len(chunk)
         counts.messages += messages
@@ -247,6 +274,14 @@ class SinkWriter:
             self.conn.commit()
         done, self.pending = self.pending, WriteCounts()
         return done
+
+    def sync(self) -> None:
+        """Make every batch committed so far durable: one synchronous commit of a transaction
+        with an id waits for the WAL flush up to its commit record, which follows theirs."""
+        if self.conn is not None and not self.conn.closed:
+            self.conn.execute("SET LOCAL synchronous_commit TO on")
+            self.conn.execute("SELECT pg_current_xact_id()")
+            self.conn.commit()
 
     def abandon(self) -> None:
         """Forget the open transaction (after an error): roll back, drop the connection."""

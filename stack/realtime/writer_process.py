@@ -2,9 +2,13 @@
 
 Why a process: the consumer's hot path is Quix's per-message work plus validating and
 COPYing each event; in one process they share the GIL (measured: 15-25 % slower end to end
-than this). The sink in the Quix process only appends raw messages and ships chunks of them
-over a socket; the child validates, stages and upserts them inside one open transaction and
-commits when the sink's `flush()` asks.
+than this). The sink in the Quix process only appends raw messages and ships them over a
+socket every few milliseconds; the child validates each piece as it comes, and a database
+thread writes and COMMITs whatever has been validated each time it is free: one batch. At a
+low rate each piece is written at once (latency: milliseconds); as the rate grows, pieces
+pile up while a batch is written, so batches grow (throughput: fewer statements and commits
+per row). A "commit" from the sink is a barrier: it is answered once every piece sent before
+it is committed, and only then does Quix commit the Kafka offsets.
 
 The child dies with its parent: it exits, quietly, when the socket closes (the parent exited
 or was SIGKILLed), and closing its connection rolls back whatever was not committed. It
@@ -13,7 +17,9 @@ When the child dies instead (SIGKILL, OOM), the client says so with `WriterDied`
 the open transaction was committed, and the sink starts a new child (sink.py).
 
 Protocol (pickled tuples over the socket): ("open",) -> reply; ("write", chunk) -> no reply
-(pipelined); ("commit",) -> reply; ("abandon",) -> reply; ("close",) -> reply, exit. A reply
+(pipelined); ("commit",) -> reply, once all earlier pieces are committed, with their counts;
+("abandon",) -> reply (what was not committed is forgotten, its counts too: those messages
+come again); ("close",) -> reply, exit. A reply
 is ("ok", value) | ("retry", message) (PostgreSQL unavailable: worth waiting) |
 ("config", message) (PostgreSQL refuses the settings: exit 2) | ("fatal", message) (a bug).
 """
@@ -22,11 +28,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from stack.errors import ConfigError, StackError
@@ -35,7 +43,8 @@ from stack.realtime.writer import (
     SinkWriter,
     WriteCounts,
     is_connection_problem,
-    sort_messages,
+    newest_rows,
+    validate_chunk,
 )
 from stack.settings import Settings, load_settings
 
@@ -121,27 +130,117 @@ class WriterClient:
                 self.process.wait()
 
 
-class _Staging:
-    """The child's two stages: this thread validates chunk k+1 while a database thread COPYs
-    and upserts chunk k (waiting on PostgreSQL releases the GIL), in order."""
+# The most messages one batch writes: a bound on memory and on the time a commit waits.
+MAX_BATCH = 50_000
+
+
+class _Barrier:
+    """A point in the stream of pieces, answered by the database thread once it is reached."""
+
+    def __init__(self, action: Callable[[], object] | None = None, *, forget: bool = False):
+        self.action = action  # run in the database thread (open, close)
+        self.forget = forget  # abandon: drop the counts (and the failure) instead
+        self.done = threading.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def wait(self) -> object:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _Batches:
+    """This thread validates each piece as it comes; a database thread writes and commits
+    whatever has been validated each time it is free (waiting on PostgreSQL releases the
+    GIL), in order."""
 
     def __init__(self, writer: SinkWriter) -> None:
         self.writer = writer
-        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer-db")
-        self.inflight: list[Future] = []
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.counts = WriteCounts()  # committed since the last barrier
+        self.failure: BaseException | None = None  # the first error since the last barrier
+        threading.Thread(target=self._run, name="writer-db", daemon=True).start()
 
-    def write(self, chunk: list[RawMessage]) -> None:
-        rows, dead = sort_messages(chunk, self.writer.topic, self.writer.clock_skew_s)
-        self.inflight.append(self.database.submit(self.writer.store, rows, dead, chunk))
+    def piece(self, chunk: list[RawMessage]) -> None:
+        if self.failure is not None:  # the next barrier reports it; these come again
+            return
+        try:
+            valid, dead = validate_chunk(chunk, self.writer.topic, self.writer.clock_skew_s)
+        except Exception as error:  # a bug: reported at the next barrier
+            self.failure = self.failure or error
+            return
+        self.queue.put((chunk, valid, dead))
 
-    def settle(self) -> BaseException | None:
-        """Wait for every staged chunk; the first error, if any."""
-        inflight, self.inflight = self.inflight, []
-        errors = [future.exception() for future in inflight]
-        return next((error for error in errors if error is not None), None)
+    def barrier(self, action: Callable[[], object] | None = None, *, forget: bool = False):
+        """Wait until everything before it is committed; its counts (or the first failure)."""
+        barrier = _Barrier(action, forget=forget)
+        self.queue.put(barrier)
+        return barrier.wait()
 
-    def run(self, function, *args):
-        return self.database.submit(function, *args).result()
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            batch: list[tuple] = []
+            size = 0
+            while not isinstance(item, _Barrier):
+                batch.append(item)
+                size += len(item[0])
+                if size >= MAX_BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write(batch)
+            if isinstance(item, _Barrier):
+                self._answer(item)
+
+    def _write(self, batch: list[tuple]) -> None:
+        if self.failure is not None:
+            return
+        chunk: list[RawMessage] = []
+        valid: list = []
+        dead: list[tuple] = []
+        for piece_chunk, piece_valid, piece_dead in batch:
+            chunk += piece_chunk
+            valid += piece_valid
+            dead += piece_dead
+        try:
+            rows, conflicts = newest_rows(valid, self.writer.topic)
+            self.writer.store(rows, dead + conflicts, chunk)
+            self.counts.add(self.writer.commit())
+        except Exception as error:
+            self.failure = error
+            self.writer.abandon()
+
+    def _sync(self) -> None:
+        try:
+            self.writer.sync()
+        except Exception:
+            self.writer.abandon()  # a new connection next time: PostgreSQL may be gone
+            raise
+
+    def _answer(self, barrier: _Barrier) -> None:
+        failure, counts = self.failure, self.counts
+        self.failure, self.counts = None, WriteCounts()
+        if barrier.forget:
+            self.writer.abandon()
+            failure = None
+        try:
+            if failure is not None:
+                raise failure
+            if barrier.action is not None:
+                barrier.result = barrier.action()
+            else:
+                if not barrier.forget:  # a commit: Kafka commits the offsets once it returns
+                    self._sync()
+                barrier.result = counts
+        except BaseException as error:  # reported to the sink by the thread that waits
+            barrier.error = error
+        barrier.done.set()
 
 
 class ParentGone(Exception):
@@ -157,12 +256,9 @@ def _send(conn: Connection, message: tuple) -> None:
 
 def serve(conn: Connection, writer: SinkWriter) -> None:
     """The child's loop: run commands until told to close or the parent goes away."""
-    staging = _Staging(writer)
-    failure: BaseException | None = None  # the first error since the last commit/abandon
+    batches = _Batches(writer)
 
     def reply_failure(error: BaseException) -> None:
-        staging.settle()
-        staging.run(writer.abandon)
         if isinstance(error, ConfigError):
             kind = "config"
         else:
@@ -181,36 +277,19 @@ def serve(conn: Connection, writer: SinkWriter) -> None:
             except (EOFError, OSError):
                 raise ParentGone from None
             if command == "write":
-                if failure is None:
-                    try:
-                        staging.write(args[0])
-                    except Exception as error:  # reported at the next commit
-                        failure = error
+                batches.piece(args[0])
                 continue
-            if command in ("open", "commit"):
-                try:
-                    failure = failure or staging.settle()
-                    if failure is not None:
-                        raise failure
-                    result = staging.run(writer.open if command == "open" else writer.commit)
-                except Exception as error:
-                    reply_failure(error)
-                else:
-                    _send(conn, ("ok", result))
-                failure = None
-            elif command == "abandon":
-                staging.settle()
-                staging.run(writer.abandon)
-                failure = None
-                _send(conn, ("ok", None))
-            elif command == "close":
-                staging.settle()
-                staging.run(writer.close)
-                _send(conn, ("ok", None))
+            action = {"open": writer.open, "close": writer.close}.get(command)
+            try:
+                result = batches.barrier(action, forget=command == "abandon")
+            except Exception as error:
+                reply_failure(error)
+            else:
+                _send(conn, ("ok", result))
+            if command == "close":
                 return
-    except ParentGone:  # roll back (closing without commit) and leave, quietly
-        staging.settle()
-        staging.run(writer.close)
+    except ParentGone:  # what is not committed is lost with the connection, quietly
+        batches.barrier(writer.close, forget=True)
 
 
 def crash_log(settings: Settings):

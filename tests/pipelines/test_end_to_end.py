@@ -32,6 +32,7 @@ def test_demo_runs_every_pipeline_and_is_idempotent(stack_cli, settings):
         "dbt build",
     ):
         assert step in first.stdout
+    assert "waited" in first.stdout  # the consume step says how long it waited for what
     sink, batch = count(settings, "transactions_sink"), count(settings, "batch_transactions")
     assert sink > 2000  # 3000 events: ~10% updates and 1% malformed
     assert batch == 3 * 2000  # three months of the demo's statements

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from stack.realtime.generator import TransactionGenerator
 from stack.realtime.producer import producer_config
@@ -171,3 +172,14 @@ def children_of(settings: Settings, command: str = "") -> list[int]:
         except OSError:  # gone meanwhile, or not ours
             continue
     return found
+
+
+def members_with_partitions(settings: Settings) -> int:
+    """How many members of the settings' consumer group have partitions assigned."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    future = admin.describe_consumer_groups([settings.consumer_group])[settings.consumer_group]
+    try:
+        group = future.result(10)
+    except KafkaException:  # the group is not there yet
+        return 0
+    return sum(1 for member in group.members if member.assignment.topic_partitions)

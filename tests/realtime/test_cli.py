@@ -43,6 +43,7 @@ def test_human_summaries(stack_cli):
     consumed = stack_cli("consume", "--max-messages", "200", "--no-windows", check=True)
     assert "consumed 200 messages" in consumed.stderr
     assert "stopped: max_messages" in consumed.stderr
+    assert "to start and join the group" in consumed.stderr  # how long it waited for what
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from stack.realtime.topics import OffsetsProbe
 from tests.realtime.helpers import (
     START,
     dlq_reasons,
     expected_run,
     finish,
+    members_with_partitions,
     sink_state,
     start_stack,
     wait_until,
@@ -20,7 +20,22 @@ SEED, COUNT = 17, 30_000
 
 def test_two_consumers_in_one_group_give_the_exact_result(settings):
     settings = settings.model_copy(update={"transactions_partitions": 4})
-    # A paced producer, so that the stream is still flowing when both consumers have joined.
+    consumers = [
+        start_stack(
+            settings,
+            "consume",
+            "--no-windows",
+            "--idle-timeout",
+            "10",  # idle only after the stream: it starts once both members have joined
+            "--commit-interval",
+            "0.3",
+            "--json",
+        )
+        for _ in range(2)
+    ]
+    # Both members hold partitions before the first message, so that each gets its share
+    # (a member that joins once the other has read everything rightly reads nothing).
+    wait_until(lambda: members_with_partitions(settings) == 2, what="both members in the group")
     producer = start_stack(
         settings,
         "produce",
@@ -36,20 +51,6 @@ def test_two_consumers_in_one_group_give_the_exact_result(settings):
         "0.01",
         "--json",
     )
-    wait_until(lambda: sink_topic_exists(settings), timeout=60, what="the topic")
-    consumers = [
-        start_stack(
-            settings,
-            "consume",
-            "--no-windows",
-            "--idle-timeout",
-            "2",
-            "--commit-interval",
-            "0.3",
-            "--json",
-        )
-        for _ in range(2)
-    ]
     assert json.loads(finish(producer)[0])["partitions"] == 4
     summaries = [json.loads(finish(consumer)[0]) for consumer in consumers]
 
@@ -58,8 +59,3 @@ def test_two_consumers_in_one_group_give_the_exact_result(settings):
     expected = expected_run(SEED, COUNT, bad_ratio=0.01, step_ms=1000 / 5000)
     assert sink_state(settings) == expected.newest
     assert dlq_reasons(settings) == expected.malformed
-
-
-def sink_topic_exists(settings) -> bool:
-    with OffsetsProbe(settings, settings.consumer_group) as probe:
-        return probe.partitions(settings.transactions_topic) is not None

@@ -80,6 +80,8 @@ def test_consumer_summary_and_exit(module_settings, pipeline, expected):
     assert consumed["dead_lettered"] == sum(expected.malformed.values())
     assert consumed["sink_rows"] == len(expected.newest)
     assert consumed["stopped_by"] == "idle"
+    assert set(consumed["waited"]) == {"start", "idle", "windows"}  # what it waited for
+    assert set(consumed["windows"]["waited"]) == {"start", "idle"}
     assert "Traceback" not in stderr
 
 

@@ -74,3 +74,28 @@ def test_reporter_sends_events_and_notices_reach_logging_without_a_listener(capl
 
 def test_backoff_doubles_and_is_capped():
     assert [backoff(n) for n in (1, 2, 3, 4, 10)] == [0.5, 1.0, 2.0, 4.0, 10.0]
+
+
+def test_the_consume_step_says_what_it_waited_for():
+    from stack.jobs import waited
+    from stack.realtime.consumer import ConsumeSummary
+    from stack.realtime.windows import WindowsSummary
+
+    summary = ConsumeSummary(
+        topic="t",
+        partitions=1,
+        group="g",
+        messages=10,
+        valid=10,
+        dead_lettered=0,
+        reasons={},
+        sink_rows=10,
+        dlq_rows=0,
+        seconds=7.0,
+        waited={"start": 2.04, "idle": 1.0, "windows": 3.46},
+    )
+    assert waited(summary) == "waited 2.0 s to join, 1.0 s idle"
+    summary.windows = WindowsSummary(
+        messages=10, window_updates=2, late_events=0, seconds=6.0, stopped_by="idle"
+    )
+    assert waited(summary).endswith(", 3.5 s for the window totals")
