@@ -52,7 +52,7 @@ class ConsumeSummary(Summary):
     dlq_rows: int | None = None
     seconds: float = 0.0
     messages_per_s: int = 0  # from the first message to the last commit
-    stopped_by: str = "signal"  # idle | max_messages | signal
+    stopped_by: str = "signal"  # idle | max_messages | signal (windows_failed: raised)
     windows: WindowsSummary | None = None
     # Seconds spent waiting, not consuming: "start" (to the first message: starting, joining
     # the group), "idle" (after the last commit, to be sure that nothing more comes), and
@@ -124,6 +124,8 @@ def consume(
         is_idle=lambda: sink.idle and ready_to_stop(),
         outage=outage,
     )
+    if window_process is not None:  # it failed: stop too (its error is raised at the end)
+        window_process.when_failed(lambda: stopper.stop("windows_failed"))
 
     def application() -> Application:
         app = Application(
@@ -239,7 +241,11 @@ class WindowsProcess:
             args += ["--max-messages", str(max_messages)]
         self.report = report
         self.summary: dict | None = None
-        self.error: dict | None = None  # {"error": message, "exit_code": n}: a user error
+        self.error: dict | None = None  # {"error": message, "exit_code": n}
+        self._lock = threading.Lock()
+        self._stopping = False  # we closed its input: its exit is expected
+        self._failed = False  # it exited by itself before that
+        self._on_failure: Callable[[], None] | None = None
         self.process = subprocess.Popen(
             args,
             env={**os.environ, **settings.as_env()},
@@ -262,8 +268,25 @@ class WindowsProcess:
                 self.summary = message["summary"]
             elif "error" in message:
                 self.error = message
+        code = self.process.wait()  # its output ended: it exits
+        with self._lock:  # by itself, and not because it was done (idle, max_messages)?
+            self._failed = not self._stopping and (code != 0 or self.summary is None)
+            on_failure = self._on_failure if self._failed else None
+        if on_failure is not None:
+            on_failure()
+
+    def when_failed(self, on_failure: Callable[[], None]) -> None:
+        """Call `on_failure()` (from a reader thread) once it fails by itself, before `stop()`
+        or `finish()`: at once if it already has."""
+        with self._lock:
+            self._on_failure = on_failure
+            failed = self._failed
+        if failed:
+            on_failure()
 
     def stop(self, timeout: float = 60) -> None:
+        with self._lock:
+            self._stopping = True
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:
@@ -278,6 +301,8 @@ class WindowsProcess:
         if not stop and self.process.poll() is None:
             self.report.notice("waiting for the window totals to catch up...")
         if not stop:
+            with self._lock:
+                self._stopping = True  # it stops by itself now (the sink's group is done)
             self.reader.join()  # its output ends when it exits
         self.stop()
         if self.error is not None:

@@ -27,6 +27,7 @@ from confluent_kafka import KafkaError, KafkaException
 from quixstreams import Application
 from quixstreams.checkpointing.exceptions import CheckpointProducerTimeout
 from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
+from quixstreams.models.topics.exceptions import CreateTopicFailure, CreateTopicTimeout
 
 from stack.realtime.topics import KafkaUnavailable, OffsetsProbe
 from stack.realtime.writer import backoff
@@ -69,6 +70,13 @@ def kafka_outage(error: BaseException) -> str | None:
             return str(cause).split(";")[0]
         elif isinstance(cause, CheckpointProducerTimeout):
             return "a commit timed out"
+        elif isinstance(cause, CreateTopicTimeout):
+            return "topics not created: timed out"
+        elif isinstance(cause, CreateTopicFailure):
+            # Quix keeps only librdkafka's text: "Local: ..." errors are the client's own
+            # (transport, timeouts); anything else is the broker saying no.
+            local = _LOCAL_ERROR.search(str(cause))
+            return f"topics not created: {local.group(0)}" if local else None
         if isinstance(kafka_error, KafkaError):
             if kafka_error.code() in _NOT_OUTAGES:
                 return None
@@ -78,6 +86,7 @@ def kafka_outage(error: BaseException) -> str | None:
     return None
 
 
+_LOCAL_ERROR = re.compile(r"Local: [^'\"}]+")
 _QUIX_ERROR = re.compile(r'^<\w+ code="?-?\d+"? description="(.*)">$')
 _NOISE = (
     re.compile(r"^Kafka (consumer|producer) error: "),

@@ -39,9 +39,11 @@ import os
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 from quixstreams import Application
@@ -336,8 +338,9 @@ def main() -> None:
     root.addHandler(relay)
     root.propagate = False  # the parent shows what it relays; nothing raw on stderr
     try:
+        settings = load_settings()  # the parent's, through the environment: valid
         summary = run_windows(
-            load_settings(),
+            settings,
             idle_timeout=args.idle_timeout,
             max_messages=args.max_messages,
             commit_interval=args.commit_interval,
@@ -346,7 +349,24 @@ def main() -> None:
     except StackError as error:  # a user error: the parent says it, with its exit code
         _send({"error": str(error), "exit_code": error.exit_code})
         sys.exit(error.exit_code)
+    except Exception as error:  # a bug: its traceback in a file, one line for the parent (exit 1)
+        path = crash_log(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as file:
+            file.write(f"{datetime.now(UTC).isoformat()} {traceback.format_exc()}\n")
+        _send(
+            {
+                "error": f"{type(error).__name__}: {error} (traceback in {path})",
+                "exit_code": StackError.exit_code,
+            }
+        )
+        sys.exit(StackError.exit_code)
     _send({"summary": summary.to_dict()})
+
+
+def crash_log(settings: Settings) -> Path:
+    """Where the window process keeps the tracebacks of its failures."""
+    return settings.stack_home / "logs" / "window-totals.log"
 
 
 if __name__ == "__main__":

@@ -81,14 +81,26 @@ def test_broker_killed_and_restarted_mid_stream(own_broker):
         time.sleep(6)
         kafka.up()
         produced = json.loads(finish(producer, timeout=300)[0])
-        wait_until(
-            lambda: (
-                sink_count(settings) == len(expected.newest)
-                and counted(settings) == len(expected.newest)
-            ),
-            timeout=300,
-            what="every transaction in the sink and the window totals",
-        )
+        try:
+            wait_until(
+                lambda: (
+                    sink_count(settings) == len(expected.newest)
+                    and counted(settings) == len(expected.newest)
+                ),
+                timeout=300,
+                what="every transaction in the sink and the window totals",
+            )
+        except AssertionError as error:  # say which fell short, and what the consumer said
+            consumer.send_signal(signal.SIGTERM)
+            try:
+                stdout, stderr = consumer.communicate(timeout=60)
+            except Exception:
+                consumer.kill()
+                stdout, stderr = consumer.communicate()
+            raise AssertionError(
+                f"{error}: sink {sink_count(settings)}, window totals {counted(settings)}, "
+                f"expected {len(expected.newest)}\n{stdout}\n{stderr}"
+            ) from None
         time.sleep(1)  # what is still on its way (a replay) would show up
         consumer.send_signal(signal.SIGTERM)
         stdout, stderr = finish(consumer, timeout=120)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from stack.settings import PROJECT_ROOT
+from tests.helpers import run_stack
 from tests.realtime.helpers import (
     children_of,
     dlq_reasons,
@@ -87,3 +88,26 @@ def test_a_killed_consumer_leaves_its_children_exiting_quietly(settings):
     assert not children_of(settings, "stack.realtime")
     assert sink_count(settings) > 0  # the writer committed before it noticed
     assert "Traceback" not in stderr and "Error" not in stderr, stderr
+
+
+WINDOWS = "stack.realtime.windows"
+
+
+def test_a_killed_window_process_stops_the_consumer_with_exit_1(settings):
+    # Seen: the window process failed while the consumer, run without --idle-timeout, kept
+    # its sink going for good; the window totals silently stopped.
+    run_stack(settings, *produce_args(2000, SEED), check=True)
+    rows = len(expected_run(SEED, 2000).newest)
+    consumer = start_stack(settings, "consume", "--commit-interval", "0.2", "--json")
+    try:
+        wait_until(lambda: sink_count(settings) == rows, timeout=120, what="the sink's rows")
+        (windows,) = wait_until(lambda: children_of(settings, WINDOWS), what="the window process")
+        os.kill(windows, signal.SIGKILL)
+        stdout, stderr = consumer.communicate(timeout=60)  # not a signal: it stops by itself
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+    assert consumer.returncode == 1, f"{stdout}\n{stderr}"
+    assert "the window-totals process failed (exit code -9)" in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert sink_count(settings) == rows  # what the sink committed stays
