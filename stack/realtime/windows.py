@@ -55,7 +55,7 @@ from stack.errors import ServiceError, StackError
 from stack.realtime.events import Rejected, clip, validate
 from stack.realtime.runner import KafkaOutage, QuietKafkaLogs, StopWhen, keep_running
 from stack.realtime.schema import ensure_schema
-from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic, windows_group
+from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic, topic_manager, windows_group
 from stack.realtime.window_state import WindowState
 from stack.realtime.writer import backoff, is_connection_problem
 from stack.settings import Settings
@@ -64,6 +64,11 @@ from stack.summary import Summary
 log = logging.getLogger("stack.realtime.windows")  # not __main__: it runs as one
 
 WINDOW = timedelta(minutes=1)
+# A broker answers a connection's requests in order, and a fetch with nothing to return waits
+# up to fetch.wait.max.ms (500 by default) first: each of the offset queries Quix makes when it
+# assigns the stateful partitions (two per partition, six partitions) waited behind one (seen:
+# 3 s of a restart's 5.6 s to its first message). 50 ms costs a few idle fetches a second.
+SHORT_FETCH_WAIT = {"fetch.wait.max.ms": 50}
 WINDOWS_NICENESS = 10
 OUT_OF_ORDER = timedelta(minutes=5)  # how far behind its merchant's newest an event may come
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -258,9 +263,10 @@ def run_windows(
             consumer_group=group,
             auto_offset_reset="earliest",
             commit_interval=commit_interval,
-            consumer_extra_config={**FAST_GROUP, **QUIET},
+            consumer_extra_config={**FAST_GROUP, **QUIET, **SHORT_FETCH_WAIT},
             producer_extra_config=QUIET,
             processing_guarantee="exactly-once",
+            topic_manager=topic_manager(settings, group),
             state_dir=settings.quix_state_dir,
             on_message_processed=stopper.on_message,
             loglevel=None,  # QuietKafkaLogs
