@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -214,7 +213,10 @@ def throughput_run(settings: Settings, topic: str, events: int, kind: str) -> tu
             options = ["--idle-timeout", "1"] + (["--no-windows"] if kind == "stack" else [])
             process = stack_consume(target, *options)
         else:
-            process = quix_app(target, kind, "--idle-timeout", "1")
+            # Committing each second, as the stack does by default: PostgreSQLSink writes at
+            # checkpoints, and with its 5 s it would write these events in one INSERT at
+            # the end, a first-to-last rate of that one statement, not of consuming.
+            process = quix_app(target, kind, "--idle-timeout", "1", "--commit-interval", "1")
         stdout, stderr = process.communicate(timeout=900)
         wall = time.monotonic() - began
         if process.returncode != 0:
@@ -236,7 +238,6 @@ def throughput_run(settings: Settings, topic: str, events: int, kind: str) -> tu
         return wall, events / float(last - first)
 
 
-# --- report --------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.realtime.latency")
     parser.add_argument("--seconds", type=float, default=8.0, help="of each paced stream")
@@ -247,56 +248,78 @@ def main() -> None:
         action="store_true",
         help="sized for a shared 2-core machine: 4 s streams, 40,000 events, 2 repeats",
     )
+    parser.add_argument(
+        "--only", choices=("latency", "throughput"), help="one of the two measurements"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.events, args.repeat = 4.0, 40_000, 2
-    rates, repeat = RATES, args.repeat
     print(f"# realtime latency and throughput; {os.cpu_count()} cores, load average {load()}")
     with bench_services() as settings:
-        lat: dict[tuple[str, int], Latency] = {}
-        for rate in rates:
-            for consumer in ("stack", "postgresql"):  # interleaved
-                result = latency_run(settings, rate, args.seconds, consumer)
-                lat[(consumer, rate)] = result
-                print(
-                    f"  latency {consumer:10s} at {rate:>6,}/s: {result.line()}  load {load()}",
-                    flush=True,
-                )
-        highest = None
-        if holds(lat[("stack", RATES[-1])], RATES[-1]):
-            highest = (RATES[-1], lat[("stack", RATES[-1])])
-            for rate in SEARCH:
-                result = latency_run(settings, rate, args.seconds, "stack")
-                print(
-                    f"  latency {'stack':10s} at {rate:>6,}/s: {result.line()}  load {load()}",
-                    flush=True,
-                )
-                if not holds(result, rate):
-                    break
-                highest = (rate, result)
+        if args.only != "throughput":
+            lat, highest = measure_latency(settings, args.seconds)
+        if args.only != "latency":
+            runs = measure_throughput(settings, args.events, args.repeat)
+    if args.only != "throughput":
+        report_latency(lat, highest)
+    if args.only != "latency":
+        report_throughput(runs, args.events, args.repeat)
 
-        source = fresh(settings, "tp")
-        ensure_topic(source, partitions=1)
-        produce(source, count=args.events, seed=3, update_ratio=0.0)
-        kinds = ("stack", "stack-windows", "upsert", "nothing")
-        runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
-        for _ in range(repeat):
-            for kind in kinds:
-                wall, rate = throughput_run(settings, source.transactions_topic, args.events, kind)
-                runs[kind].append((wall, rate))
-                print(
-                    f"  throughput {kind:14s}: wall {wall:6.2f} s, first-to-last {rate:9,.0f}/s  load {load()}",
-                    flush=True,
-                )
 
-    best: Callable[[str, int], float] = lambda kind, i: (  # noqa: E731
-        min(r[0] for r in runs[kind]) if i == 0 else max(r[1] for r in runs[kind])
-    )
+def measure_latency(settings: Settings, seconds: float):
+    """({(consumer, rate): Latency}, (the highest rate whose p99 holds, its Latency) | None)."""
+    lat: dict[tuple[str, int], Latency] = {}
+    for rate in RATES:
+        for consumer in ("stack", "postgresql"):  # interleaved
+            result = latency_run(settings, rate, seconds, consumer)
+            lat[(consumer, rate)] = result
+            print(
+                f"  latency {consumer:10s} at {rate:>6,}/s: {result.line()}  load {load()}",
+                flush=True,
+            )
+    highest = None
+    if holds(lat[("stack", RATES[-1])], RATES[-1]):
+        highest = (RATES[-1], lat[("stack", RATES[-1])])
+        for rate in SEARCH:
+            result = latency_run(settings, rate, seconds, "stack")
+            print(
+                f"  latency {'stack':10s} at {rate:>6,}/s: {result.line()}  load {load()}",
+                flush=True,
+            )
+            if not holds(result, rate):
+                break
+            highest = (rate, result)
+    return lat, highest
+
+
+THROUGHPUT_KINDS = ("stack", "stack-windows", "upsert", "nothing")
+
+
+def measure_throughput(settings: Settings, events: int, repeat: int):
+    """{kind: [(wall seconds, first-to-last rate)] per repeat}, the kinds interleaved."""
+    source = fresh(settings, "tp")
+    ensure_topic(source, partitions=1)
+    produce(source, count=events, seed=3, update_ratio=0.0)
+    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in THROUGHPUT_KINDS}
+    for _ in range(repeat):
+        for kind in THROUGHPUT_KINDS:
+            wall, rate = throughput_run(settings, source.transactions_topic, events, kind)
+            runs[kind].append((wall, rate))
+            print(
+                f"  throughput {kind:14s}: wall {wall:6.2f} s, first-to-last {rate:9,.0f}/s"
+                f"  load {load()}",
+                flush=True,
+            )
+    return runs
+
+
+# --- report --------------------------------------------------------------------------------
+def report_latency(lat, highest) -> None:
     print(f"\n# latency, ms (write time minus Kafka timestamp); load average now {load()}")
     print(
         f"{'rate':>8} | {'stack (defaults)':>38} | {'Quix PostgreSQLSink (defaults)':>38} | p99 ratio"
     )
-    for rate in rates:
+    for rate in RATES:
         ours, theirs = lat[("stack", rate)], lat[("postgresql", rate)]
         print(
             f"{rate:>8,} | {ours.p50:7.0f} {ours.p95:7.0f} {ours.p99:7.0f} {ours.max:7.0f} (p50 p95 p99 max)"
@@ -308,7 +331,7 @@ def main() -> None:
     print(
         "p99, PostgreSQLSink / stack: "
         + ", ".join(
-            f"{lat[('postgresql', r)].p99 / lat[('stack', r)].p99:.1f}x at {r:,}/s" for r in rates
+            f"{lat[('postgresql', r)].p99 / lat[('stack', r)].p99:.1f}x at {r:,}/s" for r in RATES
         )
         + " (target >= 5x)"
     )
@@ -319,8 +342,14 @@ def main() -> None:
         )
     else:
         print(f"the stack's p99 is not under 1 s at {RATES[-1]:,}/s")
-    print(f"\n# throughput over {args.events:,} events (best of {repeat}; wall = start to exit)")
-    for kind in kinds:
+
+
+def report_throughput(runs, events: int, repeat: int) -> None:
+    def best(kind: str, i: int) -> float:  # the shortest wall, the highest rate
+        return min(r[0] for r in runs[kind]) if i == 0 else max(r[1] for r in runs[kind])
+
+    print(f"\n# throughput over {events:,} events (best of {repeat}; wall = start to exit)")
+    for kind in THROUGHPUT_KINDS:
         print(f"{kind:14s} wall {best(kind, 0):6.2f} s   first-to-last {best(kind, 1):9,.0f}/s")
     ours = best("stack", 1)
     print(

@@ -2,6 +2,7 @@
 Quix's PostgreSQLSink (its defaults, or with upsert) and a Quix consumer that writes nothing.
 
     python -m bench.realtime.quix_apps postgresql|upsert|nothing [--idle-timeout S]
+        [--commit-interval S]
 
 Settings come from the environment (topic, group, database), as for `stack`. Without
 --idle-timeout it runs until SIGTERM (Quix's own handler: a last commit, then exit). It ends
@@ -55,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.realtime.quix_apps")
     parser.add_argument("kind", choices=("postgresql", "upsert", "nothing"))
     parser.add_argument("--idle-timeout", type=float, default=0.0)
+    parser.add_argument("--commit-interval", type=float, default=5.0)  # Quix's default
     args = parser.parse_args()
     settings = load_settings()
     marks: list[float] = []
@@ -69,11 +71,12 @@ def main() -> None:
         broker_address=settings.kafka_bootstrap_servers,
         consumer_group=settings.consumer_group,
         auto_offset_reset="earliest",
+        commit_interval=args.commit_interval,
         consumer_extra_config=FAST_GROUP,  # the same quick group join as the stack's
         on_message_processed=processed,
         state_dir=settings.quix_state_dir,
         loglevel="ERROR",
-    )  # every other setting is Quix's default (commit_interval 5 s)
+    )  # every other setting is Quix's default
     topic = app.topic(settings.transactions_topic, value_deserializer="json")
     if args.kind == "nothing":
         sink: BaseSink = WriteNothing()
