@@ -343,8 +343,9 @@ def main() -> None:
     root = logging.getLogger("stack")
     root.addHandler(relay)
     root.propagate = False  # the parent shows what it relays; nothing raw on stderr
+    settings = None
     try:
-        settings = load_settings()  # the parent's, through the environment: valid
+        settings = load_settings()  # the parent's, through the environment
         summary = run_windows(
             settings,
             idle_timeout=args.idle_timeout,
@@ -356,16 +357,14 @@ def main() -> None:
         _send({"error": str(error), "exit_code": error.exit_code})
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: its traceback in a file, one line for the parent (exit 1)
-        path = crash_log(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as file:
-            file.write(f"{datetime.now(UTC).isoformat()} {traceback.format_exc()}\n")
-        _send(
-            {
-                "error": f"{type(error).__name__}: {error} (traceback in {path})",
-                "exit_code": StackError.exit_code,
-            }
-        )
+        said = f"{type(error).__name__}: {error}"
+        if settings is not None:
+            path = crash_log(settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as file:
+                file.write(f"{datetime.now(UTC).isoformat()} {traceback.format_exc()}\n")
+            said += f" (traceback in {path})"
+        _send({"error": said, "exit_code": StackError.exit_code})
         sys.exit(StackError.exit_code)
     _send({"summary": summary.to_dict()})
 

@@ -105,13 +105,14 @@ def window_mismatches(settings: Settings) -> list[tuple]:
     )
 
 
-# A directory for PYTHONPATH that makes every process fail on the message keyed `bug`.
+# Directories for PYTHONPATH whose sitecustomize.py injects a bug in every process of a test:
+# "inject_bug" fails on the message keyed `bug`, "inject_window_bug" fails the window process.
 INJECT_BUG = Path(__file__).parent / "inject_bug"
 
 
-def with_injected_bug() -> str:
-    """PYTHONPATH with INJECT_BUG first."""
-    return os.pathsep.join([str(INJECT_BUG), os.environ.get("PYTHONPATH", "")])
+def with_injected_bug(name: str = "inject_bug") -> str:
+    """PYTHONPATH with the injecting directory `name` first."""
+    return os.pathsep.join([str(INJECT_BUG.with_name(name)), os.environ.get("PYTHONPATH", "")])
 
 
 def stack_env(settings: Settings) -> dict[str, str]:

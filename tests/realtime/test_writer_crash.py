@@ -23,6 +23,7 @@ from tests.realtime.helpers import (
     stack_env,
     start_stack,
     wait_until,
+    with_injected_bug,
 )
 
 SEED, COUNT, RATE, BAD_RATIO = 29, 24_000, 3000, 0.01
@@ -111,3 +112,19 @@ def test_a_killed_window_process_stops_the_consumer_with_exit_1(settings):
     assert "the window-totals process failed (exit code -9)" in stderr, stderr
     assert "Traceback" not in stderr, stderr
     assert sink_count(settings) == rows  # what the sink committed stays
+
+
+def test_a_window_process_that_fails_on_a_bug_stops_the_consumer_with_exit_1(settings):
+    run_stack(settings, *produce_args(200, SEED), check=True)
+    result = run_stack(
+        settings,
+        "consume",
+        "--idle-timeout",
+        "1",
+        extra_env={"PYTHONPATH": with_injected_bug("inject_window_bug")},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "window totals: RuntimeError: injected by the test (traceback in" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr  # it is in the log file
+    log = settings.stack_home / "logs" / "window-totals.log"
+    assert "RuntimeError: injected by the test" in log.read_text()
