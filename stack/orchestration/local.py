@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -183,16 +182,7 @@ class LocalAirflow:
         return "stopped" if running else "not running"
 
     def wipe(self) -> list[str]:
-        removed = []
-        for path in self.data_paths():
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            else:
-                continue
-            removed.append(str(path))
-        return removed
+        return process.remove_paths(self.data_paths())
 
     # --- health ----------------------------------------------------------------------------
     def status(self) -> AirflowStatus:

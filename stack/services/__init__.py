@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from stack.errors import ServiceError
 from stack.progress import OnEvent, Reporter
+from stack.services.process import remove_paths
 from stack.summary import Summary
 
 if TYPE_CHECKING:
@@ -170,11 +170,7 @@ def stop_services(
         report.notice("deleting: " + (", ".join(targets) or "nothing stored"))
         backend.wipe()
         lifecycle.wipe_airflow(settings)
-        for path in own:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+        remove_paths(own)
         summary.deleted = targets
     record_backend(settings, None)
     summary.seconds = time.monotonic() - started

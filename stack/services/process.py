@@ -9,7 +9,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stack.errors import ServiceError
@@ -129,6 +129,20 @@ def hand_over(path: Path) -> None:
     """Give a directory we created to the unprivileged user (when we are root)."""
     if running_as_root():
         os.chown(path, unprivileged_uid(), unprivileged_gid())
+
+
+def remove_paths(paths: Iterable[Path]) -> list[str]:
+    """Delete each directory or file that exists; the ones deleted."""
+    removed = []
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(str(path))
+    return removed
 
 
 def check_reachable_by_unprivileged(path: Path, setting: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 from stack.errors import ServiceError
+from stack.services import process
 from stack.services.local.kafka import LocalKafka
 from stack.services.local.postgres import LocalPostgres
 from stack.settings import Settings
@@ -53,16 +53,7 @@ class LocalBackend:
         return [path for service in self.services.values() for path in service.data_paths()]
 
     def wipe(self) -> list[str]:
-        removed = []
-        for path in self.data_paths():
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            else:
-                continue
-            removed.append(str(path))
-        return removed
+        return process.remove_paths(self.data_paths())
 
     def log_files(self) -> dict[str, Path]:
         return {"postgres": self.postgres.log_file, "kafka": self.kafka.log_file}
