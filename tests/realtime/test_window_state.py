@@ -55,8 +55,8 @@ def totals(settings) -> int:
 @pytest.mark.parametrize("wiped", ["broker and database", "topic recreated"])
 def test_a_state_that_does_not_match_its_topic_is_rebuilt(settings, wiped):
     expected = len(expected_run(SEED, COUNT).newest)
-    produce_and_consume(settings)
-    assert totals(settings) == expected and window_mismatches(settings) == []
+    first = produce_and_consume(settings)
+    assert totals(settings) == expected and window_mismatches(settings) == [], first
 
     delete_topics(settings, internal=wiped == "broker and database")
     # A new database too: the sink starts empty, as after `stack down --wipe`.
