@@ -227,10 +227,6 @@ class SinkWriter:
         self.conn.execute("SET synchronous_commit TO off")
         self.conn.commit()
 
-    def write(self, messages: list[RawMessage]) -> None:
-        """Validate and write a batch in the open transaction (not durable until commit)."""
-        self.store(*sort_messages(messages, self.topic, self.clock_skew_s), messages)
-
     def store(self, rows: list[tuple], dead: list[tuple], chunk: list[RawMessage]) -> None:
         """Write a batch already sorted by `sort_messages` (`chunk`: its raw messages)."""
         self.open()
