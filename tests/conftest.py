@@ -13,8 +13,10 @@ Helpers live in tests/helpers.py and each area's helpers module, not here.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
 import os
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,18 @@ USE_RUNNING = os.environ.get("STACK_TEST_USE_RUNNING") == "1"
 
 # tests/airflow run in the airflow env (`just test-airflow`); elsewhere Airflow is not installed.
 collect_ignore = [] if importlib.util.find_spec("airflow") else ["airflow"]
+
+
+# Seconds the interpreter may take to exit once pytest is done (CI once sat 75 minutes past
+# the summary line: something a test left behind held the process open).
+EXIT_GRACE = 120
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Past EXIT_GRACE, the threads' stacks go to stderr and the run exits 1: a hang at exit
+    is a failure with a stack, not a CI timeout."""
+    faulthandler.dump_traceback_later(EXIT_GRACE, exit=True, file=sys.__stderr__)
 
 
 @dataclass

@@ -138,8 +138,18 @@ _Started = tuple[ProcessPoolExecutor, dict[Future, tuple[Path, str]]]
 
 
 def _start(items: _Items, workers: int, limits: PdfLimits) -> _Started:
+    """The pool, parsing `items`. A worker that dies while they are handed out breaks the
+    pool there: the files not handed out yet join those it took down (the next round)."""
     pool = _pool(min(workers, len(items)), limits)
-    return pool, {pool.submit(_parse, path, rel, limits): (path, rel) for path, rel in items}
+    futures: dict[Future, tuple[Path, str]] = {}
+    for path, rel in items:
+        try:
+            future = pool.submit(_parse, path, rel, limits)
+        except BrokenProcessPool as error:
+            future = Future()
+            future.set_exception(error)
+        futures[future] = (path, rel)
+    return pool, futures
 
 
 def _round(started: _Started, broken: _Items) -> Iterator[tuple[str, Result]]:

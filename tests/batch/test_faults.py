@@ -10,11 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from stack.batch import csv_ingest, pdf_parse
+from stack.batch import csv_ingest, pdf_parse, pdf_workers
 from stack.batch.generate import generate
 from stack.batch.ingest import crash_log, ingest
 from stack.settings import PROJECT_ROOT
@@ -186,6 +187,42 @@ def test_a_worker_killed_mid_run_costs_no_file(settings, tmp_path):
         killer.join()
 
     assert killed, "no PDF worker was seen parsing"
+    assert summary.exit_code == 0, summary.to_dict()
+    assert summary.count("loaded") == 2 * (1 + 10)
+    assert query(configured, "SELECT count(*) FROM documents") == [(20,)]
+
+
+def test_a_worker_killed_while_the_files_are_handed_out_costs_no_file(
+    settings, tmp_path, monkeypatch
+):
+    """The pool breaks between two submits (CI once killed a worker there: the ingest raised
+    BrokenProcessPool and the pool it never shut down hung the interpreter's exit)."""
+    configured = batch_settings(settings, tmp_path)
+    generate(configured, months="2025-01:2025-02", rows_per_month=10, pdfs_per_month=10, seed=3)
+    killed: list[int] = []
+    pool = pdf_workers._pool
+
+    class KillsOnThirdSubmit(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            if len(killed) == 0 and getattr(self, "_submitted", 0) == 2:
+                worker = next(iter(self._processes.values()))
+                os.kill(worker.pid, signal.SIGKILL)
+                killed.append(worker.pid)
+                deadline = time.monotonic() + 30
+                while not self._broken and time.monotonic() < deadline:
+                    time.sleep(0.01)  # until the pool has seen it
+            self._submitted = getattr(self, "_submitted", 0) + 1
+            return super().submit(*args, **kwargs)
+
+    def killing_pool(workers, limits):
+        made = pool(workers, limits)
+        made.__class__ = KillsOnThirdSubmit
+        return made
+
+    monkeypatch.setattr(pdf_workers, "_pool", killing_pool)
+    summary = ingest(configured, workers=2)
+
+    assert killed
     assert summary.exit_code == 0, summary.to_dict()
     assert summary.count("loaded") == 2 * (1 + 10)
     assert query(configured, "SELECT count(*) FROM documents") == [(20,)]
