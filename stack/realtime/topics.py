@@ -73,9 +73,13 @@ def ensure_topic(settings: Settings, partitions: int | None = None, timeout: flo
 class _PromptTopicAdmin(TopicAdmin):
     """Quix's TopicAdmin, without its wait: Quix (3.28) checks the topics it created once a
     second, so an Application that creates its repartition and changelog topics (the window
-    totals: three) started 3 s late. This returns as soon as the broker has answered."""
+    totals: three) started 3 s late. This returns as soon as the broker has answered and the
+    topics are in its metadata (Quix reads them back at once: the controller answers a
+    creation before the broker's metadata has it, by a few ms, or seconds on a loaded machine
+    just after a restart, and Quix then says TopicNotFoundError)."""
 
     def _finalize_create(self, futures: dict, finalize_timeout: float = 60) -> None:
+        deadline = time.monotonic() + finalize_timeout
         concurrent.futures.wait(futures.values(), timeout=finalize_timeout)
         failures = {}
         for name, future in futures.items():
@@ -88,6 +92,17 @@ class _PromptTopicAdmin(TopicAdmin):
                     failures[name] = error.args[0].str()
         if failures:
             raise CreateTopicFailure(f"Failed to create topics: {failures}")
+        self._wait_visible(list(futures), deadline)
+
+    def _wait_visible(self, names: list[str], deadline: float) -> None:
+        while True:
+            listed = self.list_topics(timeout=max(0.1, deadline - time.monotonic()))
+            missing = [n for n in names if n not in listed or listed[n].error is not None]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise CreateTopicTimeout(f"created, but not in the broker's metadata: {missing}")
+            time.sleep(0.05)
 
 
 def topic_manager(settings: Settings, group: str) -> TopicManager:
