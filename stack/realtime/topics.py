@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, TopicMetadata
 from quixstreams.models.topics import TopicAdmin, TopicManager
 from quixstreams.models.topics.exceptions import CreateTopicFailure, CreateTopicTimeout
 
@@ -38,6 +38,11 @@ def _quiet(settings: Settings) -> dict:
     return {"bootstrap.servers": settings.kafka_bootstrap_servers, **QUIET}
 
 
+def _listed(found: TopicMetadata | None) -> bool:
+    """The broker's metadata has the topic, whole: no error, and its partitions."""
+    return found is not None and found.error is None and bool(found.partitions)
+
+
 def ensure_topic(settings: Settings, partitions: int | None = None, timeout: float = 30) -> int:
     """Create the transactions topic if missing; return its partition count."""
     topic = settings.transactions_topic
@@ -55,7 +60,7 @@ def ensure_topic(settings: Settings, partitions: int | None = None, timeout: flo
                 f"({error.args[0].str()}); is it up? `stack up`"
             ) from None
         found = metadata.topics.get(topic)
-        if found is not None and found.error is None and found.partitions:
+        if _listed(found):
             return len(found.partitions)
         if time.monotonic() > deadline:
             raise ServiceError(f"topic {topic} was not created within {timeout:.0f} s")
@@ -97,7 +102,7 @@ class _PromptTopicAdmin(TopicAdmin):
     def _wait_visible(self, names: list[str], deadline: float) -> None:
         while True:
             listed = self.list_topics(timeout=max(0.1, deadline - time.monotonic()))
-            missing = [n for n in names if n not in listed or listed[n].error is not None]
+            missing = [n for n in names if not _listed(listed.get(n))]
             if not missing:
                 return
             if time.monotonic() > deadline:

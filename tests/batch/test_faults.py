@@ -196,22 +196,23 @@ def test_a_worker_killed_while_the_files_are_handed_out_costs_no_file(
     settings, tmp_path, monkeypatch
 ):
     """The pool breaks between two submits (CI once killed a worker there: the ingest raised
-    BrokenProcessPool and the pool it never shut down hung the interpreter's exit)."""
+    BrokenProcessPool, and left that pool without a shutdown)."""
     configured = batch_settings(settings, tmp_path)
     generate(configured, months="2025-01:2025-02", rows_per_month=10, pdfs_per_month=10, seed=3)
     killed: list[int] = []
+    submitted = [0]
     pool = pdf_workers._pool
 
     class KillsOnThirdSubmit(ProcessPoolExecutor):
         def submit(self, *args, **kwargs):
-            if len(killed) == 0 and getattr(self, "_submitted", 0) == 2:
+            if submitted[0] == 2 and not killed:
                 worker = next(iter(self._processes.values()))
                 os.kill(worker.pid, signal.SIGKILL)
                 killed.append(worker.pid)
                 deadline = time.monotonic() + 30
                 while not self._broken and time.monotonic() < deadline:
                     time.sleep(0.01)  # until the pool has seen it
-            self._submitted = getattr(self, "_submitted", 0) + 1
+            submitted[0] += 1
             return super().submit(*args, **kwargs)
 
     def killing_pool(workers, limits):
