@@ -25,6 +25,7 @@ from stack.summary import Summary
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and readers
     from stack.realtime.consumer import ConsumeSummary
+    from stack.realtime.stream import StreamSummary
     from stack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "start_services": ("stack.services", "start_services"),  # PostgreSQL and Kafka up
     "stop_services": ("stack.services", "stop_services"),  # down; wipe=True deletes the data
     "produce": ("stack.realtime.producer", "produce"),  # synthetic transactions -> Kafka
+    "stream": ("stack.realtime.stream", "stream"),  # produce and consume at once, bounded
     "generate_batch": ("stack.batch.generate", "generate"),  # monthly CSVs and PDFs
     "ingest_batch": ("stack.batch.ingest", "ingest"),  # the incoming folder -> PostgreSQL
     "load_warehouse": ("stack.warehouse.load", "load"),  # PostgreSQL -> raw, by watermark
@@ -149,6 +151,16 @@ def ingest(
 
 
 def _ingest_steps(steps: _Steps, settings: Settings, idle_timeout: float) -> None:
+    _batch_ingest_step(steps, settings)
+    consumed = steps.run(
+        "realtime consume",
+        lambda: consume_until_idle(settings, idle_timeout=idle_timeout, on_event=steps.on_event),
+        lambda done: f"{done.messages:,} messages; {waited(done)}",
+    )
+    steps.report.exit_code = max(steps.report.exit_code, consumed.exit_code)
+
+
+def _batch_ingest_step(steps: _Steps, settings: Settings) -> None:
     batch = steps.run(
         "batch ingest",
         lambda: _job("ingest_batch")(settings, on_event=steps.on_event),
@@ -157,12 +169,18 @@ def _ingest_steps(steps: _Steps, settings: Settings, idle_timeout: float) -> Non
         ),
     )
     steps.report.exit_code = max(steps.report.exit_code, batch.exit_code)
-    consumed = steps.run(
-        "realtime consume",
-        lambda: consume_until_idle(settings, idle_timeout=idle_timeout, on_event=steps.on_event),
-        lambda done: f"{done.messages:,} messages; {waited(done)}",
+
+
+def streamed_line(summary: StreamSummary) -> str:
+    """What a stream did, and what it waited for once the producer was done."""
+    consumed = summary.consumed
+    line = (
+        f"{summary.produced.events:,} events in, {consumed.messages:,} consumed; "
+        f"done {summary.after_last_event:.1f} s after the last was written"
     )
-    steps.report.exit_code = max(steps.report.exit_code, consumed.exit_code)
+    if consumed.windows is not None:
+        line += f" ({consumed.waited['windows']:.1f} s of it for the window totals)"
+    return line + f"; joined in {consumed.waited['start']:.1f} s, while producing"
 
 
 def waited(summary: ConsumeSummary) -> str:
@@ -181,26 +199,14 @@ def demo(
     seed: int = DEMO_SEED,
     on_event: OnEvent | None = None,
 ) -> JobReport:
-    """Services up, then every pipeline once: stream events through Kafka into PostgreSQL,
-    generate and ingest the monthly files, load the warehouse, build the dbt project."""
+    """Services up, then every pipeline once: generate and ingest the monthly files, stream
+    events through Kafka into PostgreSQL (produced while consumed), load the warehouse, build
+    the dbt project."""
     steps = _Steps("demo", on_event)
     steps.run(
         "services",
         lambda: _job("start_services")(settings, on_event=on_event),
         lambda done: f"{done.backend} backend",
-    )
-    steps.run(
-        "realtime produce",
-        # The same seed each run: the same transactions again, which the sink's upsert absorbs.
-        lambda: _job("produce")(
-            settings,
-            count=events,
-            seed=seed,
-            start=DEMO_START,
-            bad_ratio=DEMO_BAD_RATIO,
-            on_event=on_event,
-        ),
-        lambda done: f"{done.events:,} events",
     )
     steps.run(
         "batch generate",
@@ -214,7 +220,21 @@ def demo(
         ),
         lambda done: f"{done.files} files",
     )
-    _ingest_steps(steps, settings, IDLE_TIMEOUT)
+    _batch_ingest_step(steps, settings)
+    streamed = steps.run(
+        "realtime stream",
+        # The same seed each run: the same transactions again, which the sink's upsert absorbs.
+        lambda: _job("stream")(
+            settings,
+            count=events,
+            seed=seed,
+            start=DEMO_START,
+            bad_ratio=DEMO_BAD_RATIO,
+            on_event=on_event,
+        ),
+        streamed_line,
+    )
+    steps.report.exit_code = max(steps.report.exit_code, streamed.exit_code)
     steps.run(
         "warehouse load",
         lambda: _job("load_warehouse")(settings, on_event=on_event),

@@ -14,6 +14,12 @@ user starts it.
   `PostgreSQLSink(upsert_on_primary_key=True)` and a Quix consumer writing nothing, each run
   as a process with `Application.run(timeout=1)`; repeated, interleaved, the best run counts.
 
+- stream: the demo's realtime step, `stack stream --count 20000` (consumers started with the
+  producer, which keeps within `--lead` events of the slowest), against the same with
+  `--lead 0` (every event written at once) and against what the demo did before: `stack
+  produce`, then `stack consume --idle-timeout 1`. Per way: the wall time, and how long after
+  the last event was written the consumers were done (window totals included).
+
 Run: `just bench realtime.latency` (`hatch run python -m bench.realtime.latency [--quick]`).
 Ratios matter more than the figures: the machine may be shared (the load average is printed).
 """
@@ -249,21 +255,27 @@ def main() -> None:
         help="sized for a shared 2-core machine: 4 s streams, 40,000 events, 2 repeats",
     )
     parser.add_argument(
-        "--only", choices=("latency", "throughput"), help="one of the two measurements"
+        "--only", choices=("latency", "throughput", "stream"), help="one of the measurements"
     )
+    parser.add_argument("--stream-events", type=int, default=20_000, help="the demo's")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.events, args.repeat = 4.0, 40_000, 2
     print(f"# realtime latency and throughput; {os.cpu_count()} cores, load average {load()}")
+    wanted = {args.only} if args.only else {"latency", "throughput", "stream"}
     with bench_services() as settings:
-        if args.only != "throughput":
+        if "latency" in wanted:
             lat, highest = measure_latency(settings, args.seconds)
-        if args.only != "latency":
+        if "throughput" in wanted:
             runs = measure_throughput(settings, args.events, args.repeat)
-    if args.only != "throughput":
+        if "stream" in wanted:
+            streams = measure_stream(settings, args.stream_events, args.repeat)
+    if "latency" in wanted:
         report_latency(lat, highest)
-    if args.only != "latency":
+    if "throughput" in wanted:
         report_throughput(runs, args.events, args.repeat)
+    if "stream" in wanted:
+        report_stream(streams, args.stream_events, args.repeat)
 
 
 def measure_latency(settings: Settings, seconds: float):
@@ -308,6 +320,54 @@ def measure_throughput(settings: Settings, events: int, repeat: int):
             print(
                 f"  throughput {kind:14s}: wall {wall:6.2f} s, first-to-last {rate:9,.0f}/s"
                 f"  load {load()}",
+                flush=True,
+            )
+    return runs
+
+
+STREAM_WAYS = ("stream", "stream --lead 0", "produce, then consume")
+
+
+def stream_run(settings: Settings, events: int, way: str) -> tuple[float, float]:
+    """(wall seconds, seconds from the last event written to the consumers' end), on a topic,
+    groups and database of its own, as a user runs it."""
+    with scratch_database(settings, "bench_") as db:
+        target = fresh(db, "st")
+        ensure_topic(target)
+        common = ["--seed", "7", "--bad-ratio", "0.01", "--json"]
+        began = time.monotonic()
+        if way.startswith("stream"):
+            process = start(
+                target, "stack", "stream", "--count", str(events), *way.split()[1:], *common
+            )
+            stdout, stderr = process.communicate(timeout=900)
+            wall = time.monotonic() - began
+            if process.returncode != 0:
+                raise RuntimeError(f"{way} exited {process.returncode}: {stderr[-2000:]}")
+            return wall, json.loads(stdout)["after_last_event"]
+        produced = start(target, "stack", "produce", "--count", str(events), *common)
+        _, stderr = produced.communicate(timeout=900)
+        if produced.returncode != 0:
+            raise RuntimeError(f"produce exited {produced.returncode}: {stderr[-2000:]}")
+        written = time.monotonic()
+        consumer = stack_consume(target, "--idle-timeout", "1")
+        _, stderr = consumer.communicate(timeout=900)
+        if consumer.returncode != 0:
+            raise RuntimeError(f"consume exited {consumer.returncode}: {stderr[-2000:]}")
+        ended = time.monotonic()
+        return ended - began, ended - written
+
+
+def measure_stream(settings: Settings, events: int, repeat: int):
+    """{way: [(wall, after the last event)] per repeat}, the ways interleaved."""
+    runs: dict[str, list[tuple[float, float]]] = {way: [] for way in STREAM_WAYS}
+    for _ in range(repeat):
+        for way in STREAM_WAYS:
+            wall, after = stream_run(settings, events, way)
+            runs[way].append((wall, after))
+            print(
+                f"  stream {way:22s}: wall {wall:6.2f} s, done {after:5.2f} s after the last"
+                f" event  load {load()}",
                 flush=True,
             )
     return runs
@@ -363,6 +423,27 @@ def report_throughput(runs, events: int, repeat: int) -> None:
     )
     print(
         f"wall, Quix writing nothing / stack:            {best('nothing', 0) / best('stack', 0):5.2f}x"
+    )
+
+
+def report_stream(runs, events: int, repeat: int) -> None:
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(f"\n# the demo's realtime step, {events:,} events (median of {repeat})")
+    for way in STREAM_WAYS:
+        wall = median([r[0] for r in runs[way]])
+        after = median([r[1] for r in runs[way]])
+        print(f"{way:22s} wall {wall:6.2f} s   done {after:5.2f} s after the last event")
+    ours = median([r[1] for r in runs["stream"]])
+    before = median([r[1] for r in runs["produce, then consume"]])
+    print(
+        f"after the last event, stream: {ours:.2f} s (target: a couple of seconds), "
+        f"{before / ours:.1f}x sooner than produce-then-consume"
+    )
+    print(
+        "wall, produce-then-consume / stream: "
+        f"{median([r[0] for r in runs['produce, then consume']]) / median([r[0] for r in runs['stream']]):.2f}x"
     )
 
 

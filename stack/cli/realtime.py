@@ -104,8 +104,15 @@ def stream(
     rate: float = typer.Option(0, help="Events per second; 0 = as fast as possible."),
     seed: int | None = typer.Option(None, help="Same seed: same events."),
     bad_ratio: float = typer.Option(0.01, help="Share of malformed events."),
+    lead: int | None = typer.Option(
+        None,
+        help="The most events the producer may run ahead of the slowest consumer (default: "
+        "a fraction of a second of their pace on a laptop; 0 = no limit).",
+    ),
     idle_timeout: float = typer.Option(
-        3.0, help="Stop once everything is consumed and idle this many seconds."
+        0.0,
+        help="Once the producer is done and everything is consumed, idle this many seconds more "
+        "(for other producers of the topic).",
     ),
     windows: bool = typer.Option(True, help="Also run the per-merchant minute totals."),
     json_: bool = typer.Option(False, "--json", help="Print both summaries as one JSON object."),
@@ -120,6 +127,7 @@ def stream(
         rate=rate,
         seed=seed,
         bad_ratio=bad_ratio,
+        **({} if lead is None else {"lead": lead or None}),
         idle_timeout=idle_timeout,
         windows=windows,
     )

@@ -93,6 +93,7 @@ def print_consume(summary: ConsumeSummary) -> None:
 def print_stream(summary: StreamSummary) -> None:
     print_produce(summary.produced)
     print_consume(summary.consumed)
+    _line(f"  consumed {summary.after_last_event:.1f} s after the last event was written")
 
 
 # --- batch ------------------------------------------------------------------------------------

@@ -28,15 +28,23 @@ from stack.db import connect
 from stack.errors import EXIT_INTERNAL, ServiceError, StackError
 from stack.progress import OnEvent, Reporter
 from stack.realtime.events import INTERNAL_ERROR
-from stack.realtime.runner import KafkaOutage, QuietKafkaLogs, StopWhen, keep_running
+from stack.realtime.runner import (
+    POLL_TIMEOUT,
+    KafkaOutage,
+    QuietKafkaLogs,
+    StopWhen,
+    keep_running,
+)
 from stack.realtime.sink import TransactionsSink
 from stack.realtime.topics import FAST_GROUP, QUIET, ensure_topic
-from stack.realtime.windows import WindowsSummary
+from stack.realtime.windows import WINDOWS_COMMIT_INTERVAL, WindowsSummary
 from stack.realtime.writer import WriteCounts
 from stack.settings import Settings
 from stack.summary import Summary
 
 log = logging.getLogger(__name__)
+
+WINDOW_TOTALS = "window totals"  # the item of the window process's progress events
 
 
 @dataclass
@@ -76,7 +84,7 @@ def consume(
     windows: bool = True,
     commit_interval: float = 1.0,
     ship_every: float = 0.005,
-    ready_to_stop: Callable[[], bool] = lambda: True,
+    input_done: threading.Event | None = None,
     on_event: OnEvent | None = None,
 ) -> ConsumeSummary:
     """Consume `transactions` into PostgreSQL until a stop condition; return a summary.
@@ -85,7 +93,9 @@ def consume(
     messages, or on SIGTERM/SIGINT (the current checkpoint is finished and committed).
     Without any of them it runs until signalled. A `progress` event (messages committed so
     far) follows each commit; PostgreSQL retries are `notice` events (and log warnings);
-    `ready_to_stop()` must hold too before an idle stop (`stack stream`: the producer is done).
+    `input_done`, when given, must be set too before an idle stop, of the sink and of the
+    window process (`stack stream`: set once the producer is done). A `progress` event of item
+    WINDOW_TOTALS follows the window process's count of messages as it goes.
     Rows are committed as they come (the writer batches whatever comes while it writes);
     `ship_every` is the longest a message waits before the writer sees it.
     """
@@ -99,10 +109,23 @@ def consume(
     partitions = ensure_topic(settings)
     report.start(settings.transactions_topic)
     window_process = (
-        WindowsProcess(settings, idle_timeout, max_messages, commit_interval, report)
+        WindowsProcess(
+            settings,
+            idle_timeout,
+            max_messages,
+            commit_interval,
+            report,
+            until_told=input_done is not None,
+        )
         if windows
         else None
     )
+    if window_process is not None and input_done is not None:
+        threading.Thread(
+            target=lambda: input_done.wait() and window_process.tell(),
+            name="tell-windows",
+            daemon=True,
+        ).start()
 
     def committed(_counts: WriteCounts) -> None:
         report.progress(sink.committed.messages, item=settings.transactions_topic)
@@ -121,7 +144,7 @@ def consume(
         topic=settings.transactions_topic,
         idle_timeout=idle_timeout,
         max_messages=max_messages,
-        is_idle=lambda: sink.idle and ready_to_stop(),
+        is_idle=lambda: sink.idle and (input_done is None or input_done.is_set()),
         outage=outage,
     )
     if window_process is not None:  # it failed: stop too (its error is raised at the end)
@@ -133,6 +156,7 @@ def consume(
             consumer_group=settings.consumer_group,
             auto_offset_reset="earliest",
             commit_interval=commit_interval,
+            consumer_poll_timeout=POLL_TIMEOUT,
             consumer_extra_config={**FAST_GROUP, **QUIET},
             producer_extra_config=QUIET,
             state_dir=settings.quix_state_dir,
@@ -171,6 +195,7 @@ def consume(
     if window_process is not None:
         try:
             window_summary = window_process.finish(stop=stopped_by == "signal")
+            report.done(WINDOW_TOTALS, done=window_summary.messages)
         except BaseException:  # interrupted while waiting: do not leave it behind
             window_process.stop()
             raise
@@ -227,18 +252,22 @@ class WindowsProcess:
         max_messages: int | None,
         commit_interval: float,
         report: Reporter,
+        *,
+        until_told: bool = False,
     ) -> None:
         args = [
             sys.executable,
             "-m",
             "stack.realtime.windows",
             "--commit-interval",
-            str(commit_interval),
+            str(min(commit_interval, WINDOWS_COMMIT_INTERVAL)),
         ]
         if idle_timeout is not None:
             args += ["--idle-timeout", str(idle_timeout)]
         if max_messages is not None:
             args += ["--max-messages", str(max_messages)]
+        if until_told:
+            args.append("--until-told")
         self.report = report
         self.summary: dict | None = None
         self.error: dict | None = None  # {"error": message, "exit_code": n}
@@ -262,7 +291,9 @@ class WindowsProcess:
                 message = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if "notice" in message:
+            if "progress" in message:
+                self.report.progress(message["progress"], item=WINDOW_TOTALS)
+            elif "notice" in message:
                 self.report.notice(f"window totals: {message['notice']}")
             elif "summary" in message:
                 self.summary = message["summary"]
@@ -284,11 +315,18 @@ class WindowsProcess:
         if failed:
             on_failure()
 
+    def tell(self) -> None:
+        """Say that nothing more is coming to the topic: with `until_told`, it may stop once
+        caught up and idle from now on."""
+        with self._lock, contextlib.suppress(OSError, ValueError):  # gone, or stopped
+            self.process.stdin.write("input done\n")
+            self.process.stdin.flush()
+
     def stop(self, timeout: float = 60) -> None:
         with self._lock:
             self._stopping = True
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

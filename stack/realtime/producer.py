@@ -88,6 +88,7 @@ def produce(
     partitions: int | None = None,
     on_event: OnEvent | None = None,
     should_stop: Callable[[], bool] | None = None,
+    hold: Callable[[int], None] | None = None,
 ) -> ProduceSummary:
     """Produce synthetic transactions; return a summary.
 
@@ -95,7 +96,8 @@ def produce(
     exactly that many; neither -> DEFAULT_COUNT). `rate` is events per second (0: as fast as
     possible). The same `seed` and `start` give the same events. A `progress` event follows
     each batch; `should_stop()` may end the run early. Ctrl+C ends it too, after the
-    current batch: what was sent is flushed and summarised.
+    current batch: what was sent is flushed and summarised. `hold(sent)` is called after each
+    batch and may block (`stack stream`: while the consumers are too far behind).
     """
     if count is None and duration is None:
         count = DEFAULT_COUNT
@@ -135,6 +137,8 @@ def produce(
             sent += len(batch)
             producer.poll(0)
             report.progress(sent, item=topic, total=count)
+            if hold is not None:
+                hold(sent)
             if sigint.is_set() or (should_stop is not None and should_stop()):
                 interrupted = sigint.is_set()
                 break

@@ -36,6 +36,11 @@ from stack.settings import Settings
 log = logging.getLogger(__name__)
 
 # Kafka errors that no wait cures: the settings or the rights are wrong.
+# Quix's loop sees a stop between two polls, and a poll with nothing to return waits
+# `consumer_poll_timeout` first (1 s by default): a stop that comes once the topic is drained
+# would wait that long. Both Applications poll with this (an idle loop wakes ten times a second).
+POLL_TIMEOUT = 0.1
+
 _NOT_OUTAGES = {
     KafkaError._AUTHENTICATION,
     KafkaError._INVALID_ARG,
@@ -240,7 +245,8 @@ class StopWhen:
       repartition topic) leave commit markers that take an offset and are never delivered;
     - `watch_stdin`: when standard input closes: how `stack consume` stops the window
       process it started, deliberately or by dying (a pipe, not a signal: a signal that
-      lands while Quix is starting its loop is lost).
+      lands while Quix is starting its loop is lost). A line there instead sets `told`:
+      nothing more is coming to the topic (`stack stream`: the producer is done).
 
     Use `on_message` as the Application's `on_message_processed` callback, then `start(app)`
     (again for each new Application of the same run).
@@ -271,6 +277,7 @@ class StopWhen:
         self.activity = 0  # messages of any topic (a repartition topic too): idle detection
         self.first_at: float | None = None  # when the first message was processed
         self.reason: str | None = None  # why the app was stopped (None: by a signal/error)
+        self.told = False  # a line came on standard input (watch_stdin)
         self._highest: dict[tuple[str, int], int] = {}
         self._app: Application | None = None
         self._stopping = threading.Event()  # a stop was asked for
@@ -338,8 +345,9 @@ class StopWhen:
         # reader's lock, and Python aborts at exit when a daemon thread holds it.
         fd = sys.stdin.fileno()
         while select.select([fd], [], [], 0)[0]:
-            if not os.read(fd, 4096):  # nothing is ever sent: only the close matters
+            if not os.read(fd, 4096):
                 return True
+            self.told = True
         return False
 
     def close(self) -> None:

@@ -21,10 +21,9 @@ def test_every_job_is_silent_and_reports_through_events(settings, capfd):
     assert captured.out == "" and captured.err == "", captured
     assert [step.name for step in demo.steps] == [
         "services",
-        "realtime produce",
         "batch generate",
         "batch ingest",
-        "realtime consume",
+        "realtime stream",
         "warehouse load",
         "dbt build",
     ]
@@ -45,7 +44,8 @@ def test_every_job_is_silent_and_reports_through_events(settings, capfd):
     steps = [e for e in events if e.job == "steps" and e.kind == "item"]
     assert [e.item for e in steps] == [s.name for s in demo.steps + again.steps]
     json.dumps(demo.to_dict())
-    assert demo.to_dict()["steps"][1]["summary"]["events"] == 2000
+    streamed = demo.to_dict()["steps"][3]["summary"]
+    assert streamed["produced"]["events"] == streamed["consumed"]["messages"] == 2000
 
 
 def test_importing_jobs_imports_no_renderer_and_no_driver():
