@@ -91,6 +91,14 @@ def start(settings: Settings, *args: str) -> subprocess.Popen:
     )
 
 
+def finished(process: subprocess.Popen, what: str) -> str:
+    """Its standard output, once it has exited 0."""
+    stdout, stderr = process.communicate(timeout=900)
+    if process.returncode != 0:
+        raise RuntimeError(f"{what} exited {process.returncode}: {stderr[-2000:]}")
+    return stdout
+
+
 def stack_consume(settings: Settings, *options: str) -> subprocess.Popen:
     return start(settings, "stack", "consume", *options, "--json")
 
@@ -223,10 +231,8 @@ def throughput_run(settings: Settings, topic: str, events: int, kind: str) -> tu
             # checkpoints, and with its 5 s it would write these events in one INSERT at
             # the end, a first-to-last rate of that one statement, not of consuming.
             process = quix_app(target, kind, "--idle-timeout", "1", "--commit-interval", "1")
-        stdout, stderr = process.communicate(timeout=900)
+        stdout = finished(process, kind)
         wall = time.monotonic() - began
-        if process.returncode != 0:
-            raise RuntimeError(f"{kind} exited {process.returncode}: {stderr[-2000:]}")
         if kind == "nothing":
             marks = json.loads(stdout.strip().splitlines()[-1])
             return wall, events / (marks["last"] - marks["first"])
@@ -340,20 +346,11 @@ def stream_run(settings: Settings, events: int, way: str) -> tuple[float, float]
             process = start(
                 target, "stack", "stream", "--count", str(events), *way.split()[1:], *common
             )
-            stdout, stderr = process.communicate(timeout=900)
-            wall = time.monotonic() - began
-            if process.returncode != 0:
-                raise RuntimeError(f"{way} exited {process.returncode}: {stderr[-2000:]}")
-            return wall, json.loads(stdout)["after_last_event"]
-        produced = start(target, "stack", "produce", "--count", str(events), *common)
-        _, stderr = produced.communicate(timeout=900)
-        if produced.returncode != 0:
-            raise RuntimeError(f"produce exited {produced.returncode}: {stderr[-2000:]}")
+            summary = json.loads(finished(process, way))
+            return time.monotonic() - began, summary["after_last_event"]
+        finished(start(target, "stack", "produce", "--count", str(events), *common), "produce")
         written = time.monotonic()
-        consumer = stack_consume(target, "--idle-timeout", "1")
-        _, stderr = consumer.communicate(timeout=900)
-        if consumer.returncode != 0:
-            raise RuntimeError(f"consume exited {consumer.returncode}: {stderr[-2000:]}")
+        finished(stack_consume(target, "--idle-timeout", "1"), "consume")
         ended = time.monotonic()
         return ended - began, ended - written
 
