@@ -318,16 +318,25 @@ def measure_throughput(settings: Settings, events: int, repeat: int):
     source = fresh(settings, "tp")
     ensure_topic(source, partitions=1)
     produce(source, count=events, seed=3, update_ratio=0.0)
-    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in THROUGHPUT_KINDS}
+    return interleaved(
+        THROUGHPUT_KINDS,
+        repeat,
+        lambda kind: throughput_run(settings, source.transactions_topic, events, kind),
+        lambda kind, wall, rate: (
+            f"throughput {kind:14s}: wall {wall:6.2f} s, first-to-last {rate:9,.0f}/s"
+        ),
+    )
+
+
+def interleaved(names, repeat: int, run, line) -> dict[str, list[tuple[float, float]]]:
+    """{name: [run(name) per repeat]}, the names taking turns; `line(name, *result)` is
+    printed after each run, with the load average."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for _ in range(repeat):
-        for kind in THROUGHPUT_KINDS:
-            wall, rate = throughput_run(settings, source.transactions_topic, events, kind)
-            runs[kind].append((wall, rate))
-            print(
-                f"  throughput {kind:14s}: wall {wall:6.2f} s, first-to-last {rate:9,.0f}/s"
-                f"  load {load()}",
-                flush=True,
-            )
+        for name in names:
+            result = run(name)
+            runs[name].append(result)
+            print(f"  {line(name, *result)}  load {load()}", flush=True)
     return runs
 
 
@@ -357,17 +366,14 @@ def stream_run(settings: Settings, events: int, way: str) -> tuple[float, float]
 
 def measure_stream(settings: Settings, events: int, repeat: int):
     """{way: [(wall, after the last event)] per repeat}, the ways interleaved."""
-    runs: dict[str, list[tuple[float, float]]] = {way: [] for way in STREAM_WAYS}
-    for _ in range(repeat):
-        for way in STREAM_WAYS:
-            wall, after = stream_run(settings, events, way)
-            runs[way].append((wall, after))
-            print(
-                f"  stream {way:22s}: wall {wall:6.2f} s, done {after:5.2f} s after the last"
-                f" event  load {load()}",
-                flush=True,
-            )
-    return runs
+    return interleaved(
+        STREAM_WAYS,
+        repeat,
+        lambda way: stream_run(settings, events, way),
+        lambda way, wall, after: (
+            f"stream {way:22s}: wall {wall:6.2f} s, done {after:5.2f} s after the last event"
+        ),
+    )
 
 
 # --- report --------------------------------------------------------------------------------

@@ -35,12 +35,12 @@ from stack.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Kafka errors that no wait cures: the settings or the rights are wrong.
 # Quix's loop sees a stop between two polls, and a poll with nothing to return waits
 # `consumer_poll_timeout` first (1 s by default): a stop that comes once the topic is drained
 # would wait that long. Both Applications poll with this (an idle loop wakes ten times a second).
 POLL_TIMEOUT = 0.1
 
+# Kafka errors that no wait cures: the settings or the rights are wrong.
 _NOT_OUTAGES = {
     KafkaError._AUTHENTICATION,
     KafkaError._INVALID_ARG,
